@@ -1,0 +1,174 @@
+package horizon
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// serveTCP accepts connections on ln and serves each in its own goroutine
+// with handle, until ln is closed.
+func (s *Server) serveTCP(ctx context.Context, ln net.Listener, listener string, handle func(context.Context, net.Conn, string) error) {
+	gauge := s.metrics.connections.WithLabelValues(listener)
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return
+			}
+			// e.g. EMFILE: wait and go on, as net/http does.
+			s.warn.Warn(listener+"accept", "cannot accept connection; retrying", "listener", listener, "err", err)
+			time.Sleep(backoff)
+			backoff = min(backoff*2, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		s.connMu.Lock()
+		if ctx.Err() != nil {
+			s.connMu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.connMu.Unlock()
+		gauge.Inc()
+		go func() {
+			defer func() {
+				c.Close()
+				s.connMu.Lock()
+				delete(s.conns, c)
+				s.connMu.Unlock()
+				gauge.Dec()
+			}()
+			if err := handle(ctx, c, listener); err != nil && ctx.Err() == nil {
+				s.metrics.badFrames.WithLabelValues(listener).Inc()
+				s.warn.Warn(listener+"conn", "closing connection", "listener", listener,
+					"remote", c.RemoteAddr().String(), "err", err)
+			}
+		}()
+	}
+}
+
+// handlePickle reads length-prefixed pickle frames until EOF. A frame that
+// cannot be decoded, or declares more than max_frame_bytes, ends the
+// connection with an error; the points of earlier frames are kept.
+func (s *Server) handlePickle(ctx context.Context, c net.Conn, listener string) error {
+	r := bufio.NewReaderSize(c, 64<<10)
+	received := s.metrics.received.WithLabelValues(listener)
+	onReject := s.rejectFunc(listener)
+	var rejected int
+	countingReject := func(err error) { rejected++; onReject(err) }
+	var hdr [4]byte
+	var payload []byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return errors.New("connection closed inside a frame header")
+			}
+			return err
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if uint64(n) > uint64(s.cfg.Pickle.MaxFrameBytes) {
+			return fmt.Errorf("frame of %d bytes exceeds horizon.pickle.max_frame_bytes (%d)", n, s.cfg.Pickle.MaxFrameBytes)
+		}
+		if cap(payload) < int(n) {
+			payload = make([]byte, n)
+		}
+		payload = payload[:n]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return errors.New("connection closed inside a frame")
+			}
+			return err
+		}
+		b := getBatch()
+		rejected = 0
+		var err error
+		b.samples, err = DecodePickle(b.samples, payload, countingReject)
+		if err != nil {
+			putBatch(b)
+			return err
+		}
+		received.Add(float64(len(b.samples) + rejected))
+		s.accept(listener, b, s.now().Unix())
+		if !s.submit(ctx, b) {
+			return nil
+		}
+		if cap(payload) > 1<<20 {
+			payload = nil // do not keep a huge buffer for a connection's life
+		}
+	}
+}
+
+// handlePlaintext reads "name value timestamp\n" lines until EOF. Bad lines
+// are counted and skipped; a line longer than max_line_length is skipped
+// whole.
+func (s *Server) handlePlaintext(ctx context.Context, c net.Conn, listener string) error {
+	r := bufio.NewReaderSize(c, s.cfg.Plaintext.MaxLineLength)
+	received := s.metrics.received.WithLabelValues(listener)
+	onReject := s.rejectFunc(listener)
+	b := getBatch()
+	var n int // lines in b, good or bad
+	skipping := false
+	flush := func() bool {
+		received.Add(float64(n))
+		s.accept(listener, b, s.now().Unix())
+		ok := s.submit(ctx, b)
+		b, n = getBatch(), 0
+		return ok
+	}
+	defer func() { putBatch(b) }()
+	for {
+		line, err := r.ReadSlice('\n')
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			if !skipping {
+				n++
+				onReject(reject(ReasonMalformed, "line longer than horizon.plaintext.max_line_length"))
+			}
+			skipping = true
+			continue
+		case skipping:
+			skipping = err != nil // the tail of a long line: drop it
+		case len(line) > 0:
+			n++
+			if sample, perr := ParsePlaintext(trimNewline(line), s.now().Unix()); perr != nil {
+				onReject(perr)
+			} else {
+				b.samples = append(b.samples, sample)
+			}
+		}
+		if err != nil {
+			if n > 0 {
+				flush()
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		// Hand over what we have before blocking on the socket again, so a
+		// slow sender's points never wait in a connection.
+		if n >= 512 || r.Buffered() == 0 {
+			if !flush() {
+				return nil
+			}
+		}
+	}
+}
+
+func trimNewline(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	return line
+}

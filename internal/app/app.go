@@ -1,0 +1,179 @@
+// Package app wires Kale's components into one process, in the order the
+// data flows: store, Horizon, web server. `kale run`, `kale horizon`,
+// `kale webapp` and `kale bench ingest` all start through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/go-kale/kale/horizon"
+	"github.com/go-kale/kale/internal/config"
+	"github.com/go-kale/kale/internal/store"
+	"github.com/go-kale/kale/internal/store/embedded"
+	"github.com/go-kale/kale/internal/store/redisstore"
+	"github.com/go-kale/kale/webapp"
+)
+
+// Components says which parts of Kale a process runs.
+type Components struct {
+	Horizon bool // listeners writing to the store, and Roomba
+	Webapp  bool // HTTP: page, API, /metrics, /healthz
+}
+
+// App is a started Kale process.
+type App struct {
+	cfg      config.Config
+	comps    Components
+	logger   *slog.Logger
+	Registry *prometheus.Registry
+	Store    store.Store
+	Horizon  *horizon.Server // nil unless Components.Horizon
+	httpLn   net.Listener
+}
+
+// Open opens the store and binds every listener, so that every startup
+// problem (a taken port, an unreachable Redis) is reported here, before
+// anything runs. Close the App with Run (or Close when Run is never called).
+func Open(cfg config.Config, comps Components, logger *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &App{cfg: cfg, comps: comps, logger: logger, Registry: reg}
+	var err error
+	if a.Store, err = OpenStore(cfg, logger, reg); err != nil {
+		return nil, err
+	}
+	if comps.Horizon {
+		if a.Horizon, err = horizon.New(cfg.Horizon, a.Store, logger.With("component", "horizon"), reg); err != nil {
+			a.Store.Close()
+			return nil, err
+		}
+		if err := a.Horizon.Listen(); err != nil { // closes what it bound on failure
+			a.Store.Close()
+			return nil, err
+		}
+	}
+	if comps.Webapp && cfg.HTTP.Addr != "" {
+		if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("cannot listen for HTTP on %q: %w (set --http-addr to a free address)", cfg.HTTP.Addr, err)
+		}
+	}
+	return a, nil
+}
+
+// OpenStore opens the configured store backend and checks that it answers.
+func OpenStore(cfg config.Config, logger *slog.Logger, reg prometheus.Registerer) (store.Store, error) {
+	switch cfg.BackendName() {
+	case "redis":
+		rc := cfg.Store.Redis
+		rc.Retention = cfg.Store.Retention
+		s, err := redisstore.New(rc, logger.With("component", "store"), reg)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Ping(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("cannot reach Redis at %s: %w (start redis-server, or fix --redis / store.redis.url)", rc.URL, err)
+		}
+		return s, nil
+	default:
+		ec := cfg.Store.Embedded
+		ec.Dir = filepath.Join(cfg.DataDir, "store")
+		ec.Retention = cfg.Store.Retention
+		s, err := embedded.Open(ec, logger.With("component", "store"), reg)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open the embedded store in %s: %w", ec.Dir, err)
+		}
+		return s, nil
+	}
+}
+
+// HTTPAddr returns the bound HTTP address, or nil when HTTP is off.
+func (a *App) HTTPAddr() net.Addr {
+	if a.httpLn == nil {
+		return nil
+	}
+	return a.httpLn.Addr()
+}
+
+// Run serves until ctx is done, then stops in order: listeners first, then
+// HTTP, then the store (after everything queued is written).
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var horizonErr error
+	// Horizon and Roomba stop on ctx; HTTP stops after Horizon has drained.
+	if a.Horizon != nil {
+		wg.Go(func() { horizonErr = a.Horizon.Run(ctx) })
+		wg.Go(func() {
+			store.RunRoomba(ctx, a.Store, a.cfg.Store.RoombaInterval, time.Now,
+				a.logger.With("component", "roomba"), a.Registry)
+		})
+	}
+	var srv *http.Server
+	httpErr := make(chan error, 1)
+	if a.httpLn != nil {
+		srv = &http.Server{
+			Handler:           webapp.New(a.cfg.HTTP, a.Store, a.Registry, a.logger.With("component", "webapp")),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		go func() {
+			err := srv.Serve(a.httpLn)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			httpErr <- err
+		}()
+		a.logger.Info("http listening", "addr", a.httpLn.Addr().String())
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-httpErr:
+		if runErr != nil {
+			runErr = fmt.Errorf("http server: %w", runErr)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(sctx)
+		cancel()
+	}
+	if err := a.Store.Close(); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("cannot close the store: %w", err))
+	}
+	return errors.Join(runErr, horizonErr)
+}
+
+// Close releases what Open acquired, for an App that is not Run.
+func (a *App) Close() error {
+	if a.httpLn != nil {
+		a.httpLn.Close()
+	}
+	if a.Horizon != nil {
+		a.Horizon.Close()
+	}
+	return a.Store.Close()
+}

@@ -1,0 +1,159 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"gopkg.in/yaml.v3"
+)
+
+// The printed defaults decode to exactly Default().
+func TestDefaultsYAMLMatchesDefault(t *testing.T) {
+	t.Parallel()
+	var got Config // decode into a zero config: every value must come from the file
+	if err := Decode(bytes.NewReader(DefaultsYAML()), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	// yaml:"-" fields are set by the wiring, not the file.
+	got.Store.Embedded.Retention = want.Store.Embedded.Retention
+	got.Store.Redis.Retention = want.Store.Redis.Retention
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("defaults.yaml differs from Default() (-Default +yaml):\n%s", diff)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
+	}
+}
+
+// Every key of the Config structs is in defaults.yaml, each with a comment
+// on it or on the line(s) just above.
+func TestDefaultsYAMLCommentsEveryKey(t *testing.T) {
+	t.Parallel()
+	var root yaml.Node
+	if err := yaml.Unmarshal(DefaultsYAML(), &root); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(DefaultsYAML()), "\n")
+	keys := map[string]int{} // dotted path -> line
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind == yaml.DocumentNode {
+			walk(n.Content[0], prefix)
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			keys[prefix+k.Value] = k.Line
+			walk(v, prefix+k.Value+".")
+		}
+	}
+	walk(&root, "")
+	for _, path := range structKeys(reflect.TypeFor[Config](), "") {
+		line, ok := keys[path]
+		if !ok {
+			t.Errorf("defaults.yaml lacks key %s", path)
+			continue
+		}
+		if !commented(lines, line) {
+			t.Errorf("defaults.yaml key %s (line %d) has no comment", path, line)
+		}
+	}
+}
+
+// commented reports whether the key on 1-based line has a comment on it or
+// directly above (a group of keys may share one comment block, up to the
+// previous blank line or section).
+func commented(lines []string, line int) bool {
+	if strings.Contains(lines[line-1], "#") {
+		return true
+	}
+	for i := line - 2; i >= 0; i-- {
+		s := strings.TrimSpace(lines[i])
+		if strings.HasPrefix(s, "#") {
+			return true
+		}
+		if s == "" || strings.HasSuffix(s, ":") {
+			return false
+		}
+	}
+	return false
+}
+
+// structKeys lists the dotted YAML keys of the leaves and sections of t.
+func structKeys(t reflect.Type, prefix string) []string {
+	var out []string
+	for f := range t.Fields() {
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if opts == "inline" {
+			out = append(out, structKeys(f.Type, prefix)...)
+			continue
+		}
+		path := prefix + name
+		if f.Type.Kind() == reflect.Struct && f.Type.String() != "time.Duration" {
+			out = append(out, structKeys(f.Type, path+".")...)
+			continue
+		}
+		out = append(out, path)
+	}
+	return out
+}
+
+func TestLoadStrict(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := func(body, wantErr string) {
+		t.Helper()
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(p)
+		if err == nil {
+			err = c.Validate()
+		}
+		switch {
+		case wantErr == "" && err != nil:
+			t.Errorf("Load(%q): %v", body, err)
+		case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+			t.Errorf("Load(%q) = %v, want an error containing %q", body, err, wantErr)
+		}
+	}
+	f("", "")
+	f("horizon:\n  pickle:\n    addr: 127.0.0.1:2124\n", "")
+	f("horizon:\n  pickel:\n    addr: x\n", "field pickel not found")
+	f("store:\n  backend: mongo\n", `store.backend "mongo"`)
+	f("store:\n  backend: redis\n", "store.redis.url (--redis) is empty")
+	f("log_level: loud\n", `log_level "loud"`)
+	f("horizon:\n  queue:\n    flush_interval: 0s\n", "flush_interval must be > 0")
+	f("horizon:\n  kafka:\n    topic: t\n", "set both brokers and topic")
+	f("store:\n  full_duration: 1 day\n", "1 day")
+}
+
+func TestLoadKeepsDefaults(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("data_dir: /var/lib/kale\n"), 0o644)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.DataDir = "/var/lib/kale"
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}

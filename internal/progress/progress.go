@@ -1,0 +1,68 @@
+// Package progress draws a one-line progress report with an ETA for long
+// commands, on a terminal only: when the output is not a terminal it stays
+// quiet.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// Bar reports progress towards a known total.
+type Bar struct {
+	w     io.Writer
+	label string
+	total int64
+	start time.Time
+	last  time.Time
+	tty   bool
+}
+
+// New returns a Bar writing to w, which draws only if w is a terminal.
+func New(w io.Writer, label string, total int64) *Bar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	now := time.Now()
+	return &Bar{w: w, label: label, total: total, start: now, tty: tty}
+}
+
+// Update redraws the line (at most ten times a second) with done of total.
+func (b *Bar) Update(done int64) {
+	if !b.tty {
+		return
+	}
+	now := time.Now()
+	if now.Sub(b.last) < 100*time.Millisecond {
+		return
+	}
+	b.last = now
+	b.draw(done, now)
+}
+
+// Done draws the final state and ends the line.
+func (b *Bar) Done(done int64) {
+	if !b.tty {
+		return
+	}
+	b.draw(done, time.Now())
+	fmt.Fprintln(b.w)
+}
+
+func (b *Bar) draw(done int64, now time.Time) {
+	elapsed := now.Sub(b.start).Seconds()
+	pct := 100 * float64(done) / float64(max(b.total, 1))
+	eta := "?"
+	if done > 0 && done < b.total {
+		eta = time.Duration(elapsed * float64(b.total-done) / float64(done) * float64(time.Second)).Round(time.Second).String()
+	} else if done >= b.total {
+		eta = "0s"
+	}
+	rate := float64(done) / max(elapsed, 1e-9)
+	fmt.Fprintf(b.w, "\r%s %d/%d (%.1f%%) %.0f/s ETA %s   ", b.label, done, b.total, pct, rate, eta)
+}

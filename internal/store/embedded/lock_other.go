@@ -1,0 +1,18 @@
+//go:build !unix
+
+package embedded
+
+import (
+	"fmt"
+	"os"
+)
+
+// lockDir opens dir/LOCK; on this platform it does not keep a second
+// process out.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir+"/LOCK", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open lock file: %w", err)
+	}
+	return f, nil
+}
