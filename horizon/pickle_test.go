@@ -315,9 +315,9 @@ func TestDecodePickleHostile(t *testing.T) {
 // memoised before it is filled shows its later APPENDs through GET.
 func TestDecodePickleMemoReference(t *testing.T) {
 	var b bytes.Buffer
-	b.WriteString("\x80\x02]q\x000")                    // L = [] (memo 0), popped
-	b.WriteString("]X\x04\x00\x00\x00nameh\x00\x86a") // top = [("name", L)]
-	b.WriteString("h\x00J\x00\xf1\x53\x65a")          // L.append(1700000000)
+	b.WriteString("\x80\x02]q\x000")                        // L = [] (memo 0), popped
+	b.WriteString("]X\x04\x00\x00\x00nameh\x00\x86a")       // top = [("name", L)]
+	b.WriteString("h\x00J\x00\xf1\x53\x65a")                // L.append(1700000000)
 	b.WriteString("h\x00G?\xf8\x00\x00\x00\x00\x00\x00a00") // L.append(1.5); pop both Ls
 	b.WriteString(".")
 	got, reasons, err := decodePickleAll(t, b.Bytes())
@@ -474,7 +474,7 @@ func TestPickleLong(t *testing.T) {
 	f([]byte{0x00, 0x80, 0x00}, pkInt, 32768)
 	f([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, pkInt, math.MaxInt64)
 	f([]byte{0, 0, 0, 0, 0, 0, 0, 0x80}, pkInt, math.MinInt64)
-	f([]byte{5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, pkInt, 5)                               // redundant sign bytes
+	f([]byte{5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, pkInt, 5)                             // redundant sign bytes
 	f([]byte{0xfb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, pkInt, -5) // likewise
 	f([]byte{0, 0, 0, 0, 0, 0, 0, 0x80, 0}, pkBig, 0x1p63)
 }

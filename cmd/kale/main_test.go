@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go-kale/kale/internal/graphite"
+	"github.com/go-kale/kale/internal/series"
+	"github.com/go-kale/kale/internal/testserver"
+)
+
+func runKale(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestConfigCommands(t *testing.T) {
+	t.Parallel()
+	code, defaults, _ := runKale("config", "defaults")
+	if code != 0 || !strings.Contains(defaults, "full_duration: 24h") {
+		t.Fatalf("config defaults: exit %d\n%s", code, defaults)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(defaults), 0o644)
+	if code, out, errs := runKale("config", "check", "--config", good); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("config check of the defaults: exit %d %q %q", code, out, errs)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("store:\n  backend: mongo\nhorizon:\n  queue:\n    batch_size: 0\n"), 0o644)
+	code, _, errs := runKale("config", "check", "--config", bad)
+	if code != 2 {
+		t.Fatalf("config check of a bad file: exit %d, want 2", code)
+	}
+	if lines := strings.Split(strings.TrimSpace(errs), "\n"); len(lines) != 2 {
+		t.Fatalf("want one line per problem (2), got:\n%s", errs)
+	}
+	unknown := filepath.Join(dir, "unknown.yaml")
+	os.WriteFile(unknown, []byte("horizon:\n  pikle: {}\n"), 0o644)
+	if code, _, errs := runKale("config", "check", "--config", unknown); code != 2 || !strings.Contains(errs, "pikle") {
+		t.Fatalf("unknown key: exit %d %q", code, errs)
+	}
+}
+
+func TestCommandsNotBuiltYet(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"analyzer"}, {"oculus"}, {"replay"}, {"bench", "nab"}, {"bench", "gen"}} {
+		code, _, errs := runKale(args...)
+		if code != 2 || !strings.Contains(errs, "not built yet") {
+			t.Errorf("kale %v: exit %d %q; want exit 2 and 'not built yet'", args, code, errs)
+		}
+	}
+	if code, _, _ := runKale("frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+// A taken port is a clear one-line error, not a stack trace.
+func TestPortTaken(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, errs := runKale("horizon", "--data-dir", t.TempDir(), "--pickle-addr", ln.Addr().String(),
+		"--msgpack-addr", "", "--plaintext-addr", "")
+	if code == 0 || !strings.Contains(errs, "--pickle-addr") || strings.Contains(errs, "goroutine") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	kaleBin   string
+	buildErr  error
+)
+
+// binary builds the kale command once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kale-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		kaleBin = filepath.Join(dir, "kale")
+		out, err := exec.Command("go", "build", "-o", kaleBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return kaleBin
+}
+
+type kaleProc struct {
+	cmd    *exec.Cmd
+	pickle string
+	http   string
+	stderr *bytes.Buffer
+	mu     *sync.Mutex
+}
+
+// startKale starts `kale run` on free loopback ports and waits for /healthz.
+func startKale(t *testing.T, extra ...string) *kaleProc {
+	t.Helper()
+	p := &kaleProc{
+		pickle: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
+		http:   fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
+		stderr: &bytes.Buffer{},
+		mu:     &sync.Mutex{},
+	}
+	args := append([]string{"run", "--pickle-addr", p.pickle, "--http-addr", p.http,
+		"--msgpack-addr", "", "--plaintext-addr", ""}, extra...)
+	p.cmd = exec.Command(binary(t), args...)
+	p.cmd.Stderr = lockedWriter{p.mu, p.stderr}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.http + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kale did not become healthy:\n%s", p.logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *kaleProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// series asks the API for a metric's points; ok is false on 404.
+func (p *kaleProc) series(t *testing.T, name string) ([]series.Point, bool) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.http + "/api/series?metric=" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == 404 {
+		return nil, false
+	}
+	var body struct{ Points [][2]float64 }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]series.Point, len(body.Points))
+	for i, pt := range body.Points {
+		out[i] = series.Point{Timestamp: int64(pt[0]), Value: pt[1]}
+	}
+	return out, true
+}
+
+// Everything acknowledged (visible through the API) more than one sync
+// interval before a kill -9 is there after a restart, exact.
+func TestDurabilityAfterKill9(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	k := startKale(t, "--data-dir", dataDir)
+	conn, err := net.Dial("tcp", k.pickle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	now := time.Now().Unix()
+	const metrics = 50
+	var sent []series.Sample
+	send := func(round int) {
+		var b []series.Sample
+		for m := range metrics {
+			b = append(b, series.Sample{Name: fmt.Sprintf("durable.m%02d", m),
+				Point: series.Point{Timestamp: now - 900 + int64(round), Value: float64(round)*1.0001 + float64(m)}})
+		}
+		if _, err := conn.Write(graphite.AppendPickleFrame(nil, b)); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, b...)
+	}
+	for r := range 100 {
+		send(r)
+	}
+	// Acknowledged: the API shows every point.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pts, _ := k.series(t, fmt.Sprintf("durable.m%02d", metrics-1))
+		if len(pts) == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("points not visible:\n%s", k.logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	acked := len(sent)
+	time.Sleep(1500 * time.Millisecond) // > sync_interval (1 s)
+	for r := 100; r < 150; r++ {        // in flight at the kill: may or may not survive
+		send(r)
+	}
+	if err := k.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	k.cmd.Wait()
+
+	k2 := startKale(t, "--data-dir", dataDir)
+	want := map[string][]series.Point{}
+	for _, s := range sent[:acked] {
+		want[s.Name] = append(want[s.Name], s.Point)
+	}
+	for name, pts := range want {
+		got, ok := k2.series(t, name)
+		if !ok || len(got) < len(pts) {
+			t.Fatalf("%s after kill -9: %d points, want at least %d\n%s", name, len(got), len(pts), k2.logs())
+		}
+		for i, p := range pts {
+			if got[i] != p {
+				t.Fatalf("%s point %d after kill -9: %+v, want %+v", name, i, got[i], p)
+			}
+		}
+	}
+	k2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := k2.cmd.Wait(); err != nil {
+		t.Fatalf("kale did not stop cleanly on SIGTERM: %v\n%s", err, k2.logs())
+	}
+}
+
+// kale run --redis writes Skyline's key format and serves it back.
+func TestRunWithRedis(t *testing.T) {
+	t.Parallel()
+	r := testserver.StartRedis(t)
+	k := startKale(t, "--data-dir", t.TempDir(), "--redis", r.URL)
+	conn, err := net.Dial("tcp", k.pickle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	now := time.Now().Unix()
+	in := []series.Sample{
+		{Name: "redis.e2e.a", Point: series.Point{Timestamp: now - 60, Value: 1.5}},
+		{Name: "redis.e2e.a", Point: series.Point{Timestamp: now, Value: 2.5}},
+	}
+	conn.Write(graphite.AppendPickleFrame(nil, in))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if pts, _ := k.series(t, "redis.e2e.a"); len(pts) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("points not visible:\n%s", k.logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer c.Close()
+	raw, err := c.Get(context.Background(), "metrics.redis.e2e.a").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := series.AppendPoint(series.AppendPoint(nil, in[0].Point), in[1].Point)
+	if !bytes.Equal(raw, want) {
+		t.Fatalf("Redis value % x, want Skyline's msgpack % x", raw, want)
+	}
+	if ok, _ := c.SIsMember(context.Background(), "metrics.unique_metrics", "metrics.redis.e2e.a").Result(); !ok {
+		t.Fatal("metrics.unique_metrics lacks the metric")
+	}
+}

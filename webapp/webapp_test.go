@@ -1,0 +1,179 @@
+package webapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/go-kale/kale/internal/series"
+	"github.com/go-kale/kale/internal/store"
+	"github.com/go-kale/kale/internal/store/embedded"
+)
+
+// hostile names come from the network: they must round-trip through JSON
+// and URLs untouched and unexecuted.
+var hostile = []string{`<script>alert(1)</script>`, `quote"s.and'apos`, `ünïcødé.指標.π`, `amp&lt;.x`}
+
+func newServer(t *testing.T) (*httptest.Server, store.Store) {
+	t.Helper()
+	cfg := embedded.DefaultConfig()
+	cfg.Dir = t.TempDir()
+	st, err := embedded.Open(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var samples []series.Sample
+	for _, n := range append([]string{"web.a", "web.b", "db.c"}, hostile...) {
+		for i := range 5 {
+			samples = append(samples, series.Sample{Name: n, Point: series.Point{Timestamp: 1000 + int64(i)*60, Value: float64(i) + 0.5}})
+		}
+	}
+	if err := st.Append(context.Background(), samples); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_test_total", Help: "t"}))
+	srv := httptest.NewServer(New(DefaultConfig(), st, reg, nil))
+	t.Cleanup(srv.Close)
+	return srv, st
+}
+
+func get(t *testing.T, srv *httptest.Server, path string) (int, string, string) {
+	t.Helper()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t)
+	f := func(path string, wantStatus int, wantBody string) {
+		t.Helper()
+		status, ctype, body := get(t, srv, path)
+		if status != wantStatus {
+			t.Errorf("GET %s: status %d, want %d (%s)", path, status, wantStatus, body)
+		}
+		if strings.HasPrefix(path, "/api") && ctype != "application/json" {
+			t.Errorf("GET %s: Content-Type %q", path, ctype)
+		}
+		if strings.HasPrefix(wantBody, "{") {
+			if diff := cmp.Diff(jsonValue(t, wantBody), jsonValue(t, body)); diff != "" {
+				t.Errorf("GET %s (-want +got):\n%s", path, diff)
+			}
+		} else if !strings.Contains(body, wantBody) {
+			t.Errorf("GET %s = %q, want it to contain %q", path, body, wantBody)
+		}
+	}
+	f("/healthz", 200, "ok")
+	f("/metrics", 200, "kale_test_total 0")
+	f("/", 200, "not built yet")
+	f("/api/metrics?prefix=web.", 200, `{"metrics": ["web.a", "web.b"]}`)
+	f("/api/metrics?prefix=nothing", 200, `{"metrics": []}`)
+	f("/api/series?metric=db.c", 200, `{"metric": "db.c", "points": [[1000,0.5],[1060,1.5],[1120,2.5],[1180,3.5],[1240,4.5]]}`)
+	f("/api/series?metric=db.c&from=1060&until=1120", 200, `{"metric": "db.c", "points": [[1060,1.5],[1120,2.5]]}`)
+	f("/api/series?metric=db.c&from=5000", 200, `{"metric": "db.c", "points": []}`)
+	f("/api/series?metric=nope", 404, `{"error": "no metric by that name: nope"}`)
+	f("/api/series", 400, `{"error": "missing parameter: metric"}`)
+	f("/api/series?metric=db.c&from=yesterday", 400, `{"error": "from: want UNIX seconds"}`)
+	f("/api/series?metric=db.c&from=2&until=1", 400, `{"error": "from is after until"}`)
+	f("/api?metric=metrics.db.c", 200, `{"results": [[1000,0.5],[1060,1.5],[1120,2.5],[1180,3.5],[1240,4.5]]}`)
+	f("/api?metric=metrics.nope", 404, `{"error": "no metric by that name: metrics.nope"}`)
+}
+
+func TestNothingChangesOnWrongMethod(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t)
+	resp, err := http.Post(srv.URL+"/api/series?metric=db.c", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /api/series: %d, want 405", resp.StatusCode)
+	}
+}
+
+// Hostile names are served back exactly, as JSON strings (never raw HTML).
+func TestHostileNames(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t)
+	_, _, body := get(t, srv, "/api/metrics")
+	if strings.Contains(body, "<script>") {
+		t.Errorf("a raw <script> tag in JSON output: %s", body)
+	}
+	var list struct{ Metrics []string }
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range hostile {
+		if !contains(list.Metrics, n) {
+			t.Errorf("%q missing from /api/metrics: %v", n, list.Metrics)
+		}
+		status, _, body := get(t, srv, "/api/series?metric="+url.QueryEscape(n))
+		var s struct {
+			Metric string
+			Points [][2]float64
+		}
+		if err := json.Unmarshal([]byte(body), &s); err != nil || status != 200 || s.Metric != n || len(s.Points) != 5 {
+			t.Errorf("series %q: status %d, %+v, %v", n, status, s, err)
+		}
+	}
+}
+
+// A store that fails makes /healthz say so with 503.
+func TestHealthzFailing(t *testing.T) {
+	t.Parallel()
+	cfg := embedded.DefaultConfig()
+	cfg.Dir = t.TempDir()
+	st, err := embedded.Open(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close() // a closed store answers ErrClosed
+	srv := httptest.NewServer(New(DefaultConfig(), st, nil, nil))
+	defer srv.Close()
+	status, _, body := get(t, srv, "/healthz")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, store.ErrClosed.Error()) {
+		t.Fatalf("healthz on a closed store: %d %q", status, body)
+	}
+	status, _, body = get(t, srv, "/api/metrics")
+	if status != 500 || !strings.Contains(body, `"error"`) {
+		t.Fatalf("api on a closed store: %d %q", status, body)
+	}
+	if !errors.Is(st.Ping(context.Background()), store.ErrClosed) {
+		t.Fatal("Ping after Close is not ErrClosed")
+	}
+}
+
+func jsonValue(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("bad JSON %q: %v", s, err)
+	}
+	return v
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
