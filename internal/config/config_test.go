@@ -157,3 +157,21 @@ func TestLoadKeepsDefaults(t *testing.T) {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }
+
+// The example configs shipped in deploy/ stay valid.
+func TestDeployExamples(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob("../../deploy/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example configs found in deploy/")
+	}
+	for _, f := range files {
+		c, err := Load(f)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
