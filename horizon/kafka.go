@@ -2,6 +2,7 @@ package horizon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -101,6 +102,24 @@ func (s *Server) runKafka(ctx context.Context) error {
 			store()
 		}
 	}
+}
+
+// checkKafka reports an error naming the brokers when none of them answers,
+// so that a wrong --kafka fails at startup rather than in a retry loop.
+func (s *Server) checkKafka() error {
+	var errs []error
+	for _, b := range s.cfg.Kafka.Brokers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := kafka.DialContext(ctx, "tcp", b)
+		cancel()
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("cannot reach any Kafka broker of %v: %w (start the broker, or fix --kafka / horizon.kafka.brokers)",
+		s.cfg.Kafka.Brokers, errors.Join(errs...))
 }
 
 // decodeKafka appends the points of one message to b and returns how many

@@ -134,6 +134,12 @@ func (s *Server) Listen() error {
 			return fail("MessagePack (UDP)", "--msgpack-addr", a, err)
 		}
 	}
+	if len(s.cfg.Kafka.Brokers) > 0 {
+		if err := s.checkKafka(); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
 	for _, c := range []net.PacketConn{s.msgpackConn, s.plainUDP} {
 		if uc, ok := c.(*net.UDPConn); ok {
 			// A burst larger than the kernel's default buffer (~200 KB, about

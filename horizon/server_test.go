@@ -21,7 +21,7 @@ import (
 )
 
 // openStore opens a real embedded store in a temporary directory.
-func openStore(t *testing.T) store.Store {
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	cfg := embedded.DefaultConfig()
 	cfg.Dir = t.TempDir()

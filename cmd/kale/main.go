@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/go-kale/kale/internal/app"
 	"github.com/go-kale/kale/internal/config"
 )
@@ -171,7 +173,17 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	if err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	redis.SetLogger(redisLogger{logger.With("component", "go-redis")}) // its logger is global
+	return logger
+}
+
+// redisLogger routes go-redis's own messages (dial retries, cluster
+// reloads) into Kale's log instead of bare stderr lines.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // serve runs the service command name with the given components until

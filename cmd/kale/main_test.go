@@ -310,3 +310,18 @@ func TestRunWithRedis(t *testing.T) {
 		t.Fatal("metrics.unique_metrics lacks the metric")
 	}
 }
+
+// An unreachable Kafka broker or Redis is a clear startup error.
+func TestUnreachableServers(t *testing.T) {
+	t.Parallel()
+	dead := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)) // nothing listens there
+	base := []string{"--data-dir", t.TempDir(), "--pickle-addr", "", "--msgpack-addr", "", "--plaintext-addr", "", "--http-addr", ""}
+	code, _, errs := runKale(append([]string{"horizon", "--kafka", dead, "--kafka-topic", "t"}, base...)...)
+	if code == 0 || !strings.Contains(errs, "cannot reach any Kafka broker") || !strings.Contains(errs, "--kafka") {
+		t.Errorf("kafka: exit %d, %q", code, errs)
+	}
+	code, _, errs = runKale(append([]string{"horizon", "--redis", "redis://" + dead + "/0"}, base...)...)
+	if code == 0 || !strings.Contains(errs, "cannot reach redis") || !strings.Contains(errs, "--redis") {
+		t.Errorf("redis: exit %d, %q", code, errs)
+	}
+}

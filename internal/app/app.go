@@ -90,9 +90,9 @@ func OpenStore(cfg config.Config, logger *slog.Logger, reg prometheus.Registerer
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.Ping(ctx); err != nil {
+		if err := s.Ping(ctx); err != nil { // names the address and what to do
 			s.Close()
-			return nil, fmt.Errorf("cannot reach Redis at %s: %w (start redis-server, or fix --redis / store.redis.url)", rc.URL, err)
+			return nil, err
 		}
 		return s, nil
 	default:
