@@ -4,7 +4,7 @@ package embedded
 // Gorilla (Pelkonen et al., VLDB 2015), with one addition that matters for
 // Graphite data: values that are short decimals are stored as integers.
 //
-// We write the codec ourselves rather than import one: it is about 400
+// We write the codec ourselves rather than import one: it is a few hundred
 // lines, it runs in the Append path (speed matters more than generality),
 // the decimal mode is not in any Gorilla package, and the house rules ask
 // for no large dependency.
@@ -202,9 +202,13 @@ func bestWidth(hist *[65]uint32) (best uint, cost uint64) {
 		total += uint64(hist[l])
 		above += uint64(7+l) * uint64(hist[l])
 	}
+	top := uint(64) // cost(w) only grows past the longest length
+	for top > 0 && hist[top] == 0 {
+		top--
+	}
 	var below uint64 // #(l <= w)
 	cost = math.MaxUint64
-	for w := uint(0); w <= 63; w++ {
+	for w := uint(0); w <= min(top, 63); w++ {
 		below += uint64(hist[w])
 		above -= uint64(7+w) * uint64(hist[w])
 		c := uint64(1+w)*below + above
@@ -227,6 +231,17 @@ func writeEsc(w *bitWriter, width uint, z uint64) {
 }
 
 func readEsc(r *bitReader, width uint) (uint64, bool) {
+	// Fast path: the flag and a short value in one load.
+	if width <= 56 && r.pos+uint64(width)+1 <= r.end {
+		x := r.load64(r.pos>>3) << (r.pos & 7) // at least 57 valid bits
+		if x>>63 == 0 {
+			r.pos += uint64(width) + 1
+			if width == 0 {
+				return 0, true
+			}
+			return (x << 1) >> (64 - width), true
+		}
+	}
 	flag, ok := r.readBits(1)
 	if !ok {
 		return 0, false
@@ -244,9 +259,9 @@ func readEsc(r *bitReader, width uint) (uint64, bool) {
 // encoder holds the scratch space of encodeChunk so that sealing a chunk
 // allocates only the returned bytes. It is not safe for concurrent use.
 type encoder struct {
-	tsZ   []uint64
-	ms    []int64
-	vZ    []uint64
+	tsZ       []uint64
+	ms        []int64
+	vZ        []uint64
 	w, w2, w3 bitWriter
 }
 
@@ -262,11 +277,17 @@ func decimalExp(v float64, e0 int) (int, bool) {
 
 // decimalAt returns m with float64(m)/10^e == v bit for bit, or false.
 func decimalAt(v float64, e int) (int64, bool) {
-	f := math.Round(v * pow10[e])
+	f := v * pow10[e]
 	if !(f >= -maxDecimalInt && f <= maxDecimalInt) { // also rejects NaN
 		return 0, false
 	}
-	m := int64(f)
+	// Round half away from zero; a wrong rounding only fails the check.
+	var m int64
+	if f >= 0 {
+		m = int64(f + 0.5)
+	} else {
+		m = int64(f - 0.5)
+	}
 	if math.Float64bits(float64(m)/pow10[e]) != math.Float64bits(v) {
 		return 0, false
 	}
@@ -417,23 +438,24 @@ func (enc *encoder) encode(pts []series.Point) []byte {
 // exponent at which they are all decimal.
 func (enc *encoder) decimalMs(pts []series.Point) (int, bool) {
 	e := 0
-	for _, p := range pts {
-		if _, ok := decimalAt(p.Value, e); ok {
-			continue
-		}
-		var ok bool
-		if e, ok = decimalExp(p.Value, e+1); !ok {
-			return 0, false
-		}
-	}
-	enc.ms = enc.ms[:0]
-	for _, p := range pts {
+	ms := enc.ms[:0]
+	for i, p := range pts {
 		m, ok := decimalAt(p.Value, e)
 		if !ok {
-			return 0, false
+			// A larger exponent: redo the values before (rare).
+			if e, ok = decimalExp(p.Value, e+1); !ok {
+				return 0, false
+			}
+			for j := range i {
+				if ms[j], ok = decimalAt(pts[j].Value, e); !ok {
+					return 0, false
+				}
+			}
+			m, _ = decimalAt(p.Value, e)
 		}
-		enc.ms = append(enc.ms, m)
+		ms = append(ms, m)
 	}
+	enc.ms = ms
 	return e, true
 }
 
@@ -570,9 +592,7 @@ func decodeChunk(dst []series.Point, data []byte) ([]series.Point, error) {
 		}
 		return dst, nil
 	}
-	scale := pow10[exp]
 	m, dm := m0, int64(0)
-	out[0].Value = float64(m0) / scale
 	for i := 1; i < n; i++ {
 		z, ok := readEsc(&r, uint(wV))
 		if !ok {
@@ -584,7 +604,14 @@ func decodeChunk(dst []series.Point, data []byte) ([]series.Point, error) {
 			dm += unzigzag(z)
 			m += dm
 		}
-		out[i].Value = float64(m) / scale
+		out[i].Value = float64(m) // the integer for now, scaled below
+	}
+	out[0].Value = float64(m0)
+	if exp > 0 {
+		scale := pow10[exp]
+		for i := range out {
+			out[i].Value /= scale
+		}
 	}
 	return dst, nil
 }

@@ -158,9 +158,22 @@ func (sl *sealer) chunkOf(pts []series.Point) chunk {
 	}
 }
 
+// growChunks returns cs with room for extra more chunks. It grows by an
+// eighth rather than doubling: a day of data is a dozen chunks, and every
+// spare slot costs a chunk struct per series.
+func growChunks(cs []chunk, extra int) []chunk {
+	if cap(cs)-len(cs) >= extra {
+		return cs
+	}
+	grown := make([]chunk, len(cs), len(cs)+extra+1+len(cs)/8)
+	copy(grown, cs)
+	return grown
+}
+
 // chunksOf encodes the sorted, de-duplicated run pts into chunks of at most
 // chunkPoints points and appends them to dst.
 func (sl *sealer) chunksOf(dst []chunk, pts []series.Point) []chunk {
+	dst = growChunks(dst, (len(pts)+sl.chunkPoints-1)/sl.chunkPoints)
 	for len(pts) > 0 {
 		k := min(len(pts), sl.chunkPoints)
 		dst = append(dst, sl.chunkOf(pts[:k]))
@@ -212,7 +225,7 @@ func (sl *sealer) seal(ms *memSeries) (replaced int, err error) {
 			continue
 		}
 		repl := sl.chunksOf(nil, sl.b)
-		ms.chunks = slices.Replace(ms.chunks, j, j+1, repl...)
+		ms.chunks = slices.Replace(growChunks(ms.chunks, len(repl)-1), j, j+1, repl...)
 		j += len(repl) - 1
 	}
 	if i < len(h) {

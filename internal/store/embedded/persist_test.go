@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"maps"
 	"math"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -664,4 +667,67 @@ func TestOpenNotADirectory(t *testing.T) {
 	if _, err := Open(cfg, nil, nil); err == nil {
 		t.Error("Open on a file succeeded")
 	}
+}
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// TestConcurrentSnapshots runs appends, fetches and trims while the
+// background goroutine syncs and snapshots every few milliseconds, then
+// checks that a reopened store holds exactly what the store held.
+func TestConcurrentSnapshots(t *testing.T) {
+	cfg := testConfig(t, store.Retention{FullDuration: time.Hour, Grace: 10 * time.Minute})
+	cfg.SyncInterval = 2 * time.Millisecond
+	cfg.SnapshotInterval = 5 * time.Millisecond
+	s := openTest(t, cfg)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 300 {
+				b := []series.Sample{
+					{Name: fmt.Sprintf("snap.own%d", w), Point: series.Point{Timestamp: t0 + int64(i)*60, Value: float64(i)}},
+					{Name: "snap.shared", Point: series.Point{Timestamp: t0 + int64(w*300+i), Value: float64(w)}},
+					{Name: fmt.Sprintf("snap.old%d", w), Point: series.Point{Timestamp: t0 - 100_000 + int64(i), Value: 1}},
+				}
+				if err := s.Append(ctx, b); err != nil {
+					errs <- err
+					return
+				}
+				if i%50 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 20 {
+			if _, err := s.Trim(ctx, t0-100_000+4200+150); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := s.Fetch(ctx, "snap.shared", math.MinInt64, math.MaxInt64); err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs <- err
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := dump(t, s)
+	if got := len(want["snap.shared"]); got != 1200 {
+		t.Errorf("snap.shared holds %d points, want 1200", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, cfg)
+	defer s.Close()
+	checkDump(t, want, dump(t, s))
 }

@@ -14,7 +14,11 @@
 // sorted, de-duplicated (last write wins) and merged into the last chunk,
 // which is re-encoded and split at Config.ChunkPoints; out-of-order points
 // older than the last chunk are merged into the chunk they fall in (the
-// rare path).
+// rare path). Trim drops whole chunks that are older than the cutoff; in the
+// one chunk per series that is partly old it marks the old points dead
+// (Fetch skips them) instead of re-encoding it, because Roomba runs every
+// minute and would otherwise re-encode the oldest chunk of every series on
+// each pass; their bytes go when the whole chunk is old.
 //
 // # Disk
 //
@@ -107,9 +111,10 @@ type shard struct {
 	written  int64 // bytes written to the log since Open
 	snapMark int64 // written when the last snapshot started
 
-	lastSnap uint64 // sequence of the last snapshot written or loaded
-	synced   int64  // written at the last fsync
-	reported int64  // written already added to the wal bytes metric
+	lastSnap  uint64 // sequence of the last snapshot written or loaded
+	synced    int64  // written at the last fsync
+	dirSynced bool   // the directory entry of the current segment is durable
+	reported  int64  // written already added to the wal bytes metric
 }
 
 // appendScratch partitions one Append by shard.
@@ -550,14 +555,21 @@ func (s *Store) loop() {
 	defer syncT.Stop()
 	snapT := time.NewTicker(s.cfg.SnapshotInterval)
 	defer snapT.Stop()
+	lastSync := time.Now()
+	syncAll := func() {
+		lastSync = time.Now()
+		for _, sh := range s.shards {
+			s.sync(sh)
+		}
+	}
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-syncT.C:
-			for _, sh := range s.shards {
-				s.sync(sh)
-				if s.cfg.SnapshotWALBytes > 0 {
+			syncAll()
+			if s.cfg.SnapshotWALBytes > 0 {
+				for _, sh := range s.shards {
 					sh.mu.Lock()
 					big := sh.written-sh.snapMark >= s.cfg.SnapshotWALBytes
 					sh.mu.Unlock()
@@ -569,6 +581,11 @@ func (s *Store) loop() {
 		case <-snapT.C:
 			for _, sh := range s.shards {
 				_ = s.snapshot(sh, false)
+				// Snapshots of big shards take a while: keep the other
+				// shards' logs synced on time meanwhile.
+				if time.Since(lastSync) >= s.cfg.SyncInterval {
+					syncAll()
+				}
 			}
 		}
 	}
@@ -620,6 +637,14 @@ func (s *Store) sync(sh *shard) {
 		sh.mu.Unlock()
 		return
 	}
+	if !sh.dirSynced { // a new segment's name is durable only once its directory is synced
+		if err := syncDir(sh.dir); err != nil {
+			s.m.walFailures.Inc()
+			s.log.Error("cannot fsync shard directory", "shard", sh.idx, "err", err)
+			return
+		}
+		sh.dirSynced = true
+	}
 	s.m.fsyncDuration.Observe(time.Since(start).Seconds())
 	sh.synced = written
 }
@@ -640,6 +665,29 @@ func (s *Store) snapshot(sh *shard, final bool) error {
 			sh.walErr, sh.errSeg = err, sh.seg
 		}
 	}
+	if sh.written == sh.snapMark && sh.walErr == nil {
+		// Nothing logged since the last snapshot or Open: the files already
+		// hold what the shard holds.
+		if !final {
+			sh.mu.Unlock()
+			return nil
+		}
+		f, dirty := sh.f, sh.written != sh.synced
+		sh.closed = true
+		sh.f, sh.w = nil, nil
+		sh.mu.Unlock()
+		var err error
+		if dirty {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("cannot close the log of shard %d: %w", sh.idx, err)
+		}
+		return nil
+	}
 	oldF, oldSeg := sh.f, sh.seg
 	newSeg := oldSeg + 1
 	if final {
@@ -654,6 +702,7 @@ func (s *Store) snapshot(sh *shard, final bool) error {
 			return err
 		}
 		sh.f, sh.w, sh.seg = f, w, newSeg
+		sh.dirSynced = false // until writeSnapshot or sync syncs the directory
 	}
 	sh.snapMark = sh.written
 	entries := make([]snapEntry, 0, len(sh.series))
@@ -680,6 +729,7 @@ func (s *Store) snapshot(sh *shard, final bool) error {
 	s.m.snapshotDuration.Observe(time.Since(start).Seconds())
 	s.log.Debug("snapshot written", "shard", sh.idx, "snapshot", snapshotName(newSeg), "series", len(entries),
 		"bytes", size, "duration", time.Since(start))
+	sh.dirSynced = true // writeSnapshot synced the directory after creating the segment
 	keep := sh.lastSnap
 	sh.lastSnap = newSeg
 	if keep > 0 {

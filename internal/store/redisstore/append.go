@@ -101,7 +101,7 @@ func (s *Store) Append(ctx context.Context, samples []series.Sample) error {
 		err = aerr
 	}
 	if err != nil {
-		return s.fail(ctx, "append", err)
+		return s.fail(ctx, "append", "append", err)
 	}
 	s.met.points.Add(float64(len(samples)))
 	s.met.bytes.Add(float64(len(b.buf)))

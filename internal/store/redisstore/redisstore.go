@@ -15,7 +15,9 @@
 // Append groups the samples of one call by metric and sends one
 // `APPEND metrics.<name> <points...>` per metric (the points of a metric in
 // arrival order, so that a later point wins on equal timestamps), in
-// pipelines of Config.PipelineBatch commands on one connection. APPEND
+// pipelines of Config.PipelineBatch commands (one connection per pipeline
+// on a standalone server; on a cluster go-redis splits each pipeline by
+// node and runs the parts in parallel). APPEND
 // answers the new length of the value; when that equals the length
 // appended, this call created the key, and Append then sends one
 // `SADD metrics.unique_metrics <keys...>` for the keys it created before it
@@ -356,18 +358,19 @@ func (s *Store) begin(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// fail turns a Redis error into the error a method returns: ErrClosed when
-// Close ran meanwhile, ctx's error when it is done, else "cannot <what> at
-// <where>: err".
-func (s *Store) fail(ctx context.Context, op string, err error) error {
+// fail counts a failed call of op (a metric label: append, names, fetch,
+// trim) and turns its Redis error into the error the method returns:
+// ErrClosed when Close ran meanwhile, else "cannot <action> on redis at
+// <where>: err" wrapping ctx's error when ctx is done.
+func (s *Store) fail(ctx context.Context, op, action string, err error) error {
 	s.met.errors.WithLabelValues(op).Inc()
 	if s.closed.Load() || errors.Is(err, redis.ErrClosed) {
 		return store.ErrClosed
 	}
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		return fmt.Errorf("cannot %s on redis at %s: %w (%v)", op, s.where, ctx.Err(), err)
+		return fmt.Errorf("cannot %s on redis at %s: %w (%v)", action, s.where, ctx.Err(), err)
 	}
-	return fmt.Errorf("cannot %s on redis at %s: %w", op, s.where, err)
+	return fmt.Errorf("cannot %s on redis at %s: %w", action, s.where, err)
 }
 
 // Ping sends PING (to every master on a cluster). The error says where
@@ -393,8 +396,8 @@ func (s *Store) Ping(ctx context.Context) error {
 		if s.closed.Load() {
 			return store.ErrClosed
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
 		return fmt.Errorf("cannot reach redis at %s: %w: start redis-server or fix --redis", s.where, err)
 	}
@@ -415,7 +418,9 @@ func (s *Store) Close() error {
 
 // Names returns the base names in the set <Namespace>unique_metrics that
 // start with prefix, sorted. Members outside the namespace are ignored. The
-// prefix is literal (Redis MATCH patterns are not used).
+// prefix is literal (Redis MATCH patterns are not used). The set is not
+// checked against the keys: a member whose key another tool deleted is
+// listed until the next Trim removes it.
 func (s *Store) Names(ctx context.Context, prefix string) ([]string, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
@@ -427,7 +432,7 @@ func (s *Store) Names(ctx context.Context, prefix string) ([]string, error) {
 		keys, next, err := s.client.SScan(ctx, s.full.set, cursor, "", 10000).Result()
 		s.met.commands.WithLabelValues("names").Inc()
 		if err != nil {
-			return nil, s.fail(ctx, "list names", err)
+			return nil, s.fail(ctx, "names", "list names", err)
 		}
 		for _, k := range keys {
 			if name, ok := strings.CutPrefix(k, s.full.prefix); ok && strings.HasPrefix(name, prefix) {
@@ -461,7 +466,7 @@ func (s *Store) Fetch(ctx context.Context, name string, from, until int64) ([]se
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
-		return nil, s.fail(ctx, "fetch "+name, err)
+		return nil, s.fail(ctx, "fetch", "fetch "+name, err)
 	}
 	pts, derr := series.DecodePoints(nil, val)
 	pts, _ = sortDedup(pts)

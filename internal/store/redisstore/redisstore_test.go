@@ -61,27 +61,38 @@ func open(t testing.TB, srv server, cfg Config, ret store.Retention) *Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	miniSmall := DefaultConfig()
-	miniSmall.Mini.Enabled = true
-	miniSmall.PipelineBatch = 7
-	miniSmall.TrimBatch = 3
-	for _, tc := range []struct {
-		name  string
-		start func(testing.TB) server
-		cfg   Config
-	}{
-		{"standalone", standalone, DefaultConfig()},
-		{"standalone_mini_small_batches", standalone, miniSmall},
-		{"cluster", cluster, DefaultConfig()},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := tc.start(t)
-			storetest.Run(t, func(t *testing.T, ret store.Retention) store.Store {
-				return open(t, srv, tc.cfg, ret)
-			})
+// TestStandalone runs the conformance suite and the format and
+// concurrency tests against one standalone redis-server.
+func TestStandalone(t *testing.T) {
+	srv := standalone(t)
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T, ret store.Retention) store.Store {
+			return open(t, srv, DefaultConfig(), ret)
 		})
-	}
+	})
+	t.Run("ConformanceMiniSmallBatches", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Mini.Enabled = true
+		cfg.PipelineBatch = 7
+		cfg.TrimBatch = 3
+		storetest.Run(t, func(t *testing.T, ret store.Retention) store.Store {
+			return open(t, srv, cfg, ret)
+		})
+	})
+	t.Run("SkylineFormat", func(t *testing.T) { testSkylineFormat(t, srv) })
+	t.Run("TrimWhileAppending", func(t *testing.T) { testTrimWhileAppending(t, srv) })
+}
+
+// TestCluster runs the same against one Redis Cluster of 3 masters.
+func TestCluster(t *testing.T) {
+	srv := cluster(t)
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T, ret store.Retention) store.Store {
+			return open(t, srv, DefaultConfig(), ret)
+		})
+	})
+	t.Run("SkylineFormat", func(t *testing.T) { testSkylineFormat(t, srv) })
+	t.Run("TrimWhileAppending", func(t *testing.T) { testTrimWhileAppending(t, srv) })
 }
 
 func TestNewConfig(t *testing.T) {
@@ -165,66 +176,58 @@ func TestPingUnreachable(t *testing.T) {
 	}
 }
 
-// TestSkylineFormat reads back what Append wrote with a plain client and
-// checks Skyline's exact bytes and set members, on both topologies.
-func TestSkylineFormat(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		start func(testing.TB) server
-	}{{"standalone", standalone}, {"cluster", cluster}} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := tc.start(t)
-			cfg := DefaultConfig()
-			cfg.Mini.Enabled = true
-			s := open(t, srv, cfg, store.DefaultRetention())
-			ctx := context.Background()
-			samples := []series.Sample{
-				{Name: "carbon.agents.a.cpu", Point: series.Point{Timestamp: 1700000000, Value: 1.5}},
-				{Name: "stats.x", Point: series.Point{Timestamp: 1700000060, Value: math.Copysign(0, -1)}},
-				{Name: "carbon.agents.a.cpu", Point: series.Point{Timestamp: 1699999940, Value: 2}},
-				{Name: "carbon.agents.a.cpu", Point: series.Point{Timestamp: 1700000000, Value: 3}},
-			}
-			if err := s.Append(ctx, samples); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Append(ctx, samples[1:2]); err != nil {
-				t.Fatal(err)
-			}
-			wantCPU := "92ce6553f100cb3ff8000000000000" + "92ce6553f0c4cb4000000000000000" + "92ce6553f100cb4008000000000000"
-			wantX := "92ce6553f13ccb8000000000000000" + "92ce6553f13ccb8000000000000000"
-			for key, want := range map[string]string{
-				"metrics.carbon.agents.a.cpu": wantCPU, "mini.carbon.agents.a.cpu": wantCPU,
-				"metrics.stats.x": wantX, "mini.stats.x": wantX,
-			} {
-				got, err := srv.raw.Get(ctx, key).Bytes()
-				if err != nil {
-					t.Fatalf("GET %s: %v", key, err)
-				}
-				if fmt.Sprintf("%x", got) != want {
-					t.Errorf("GET %s = %x, want %s", key, got, want)
-				}
-			}
-			for set, want := range map[string][]string{
-				"metrics.unique_metrics": {"metrics.carbon.agents.a.cpu", "metrics.stats.x"},
-				"mini.unique_metrics":    {"mini.carbon.agents.a.cpu", "mini.stats.x"},
-			} {
-				got, err := srv.raw.SMembers(ctx, set).Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
-					t.Errorf("SMEMBERS %s mismatch (-want +got):\n%s", set, diff)
-				}
-			}
-			// Trim rewrites a key sorted and de-duplicated, still Skyline's format.
-			if _, err := s.Trim(ctx, 1700000000); err != nil {
-				t.Fatal(err)
-			}
-			got, _ := srv.raw.Get(ctx, "metrics.carbon.agents.a.cpu").Bytes()
-			if want := "92ce6553f0c4cb4000000000000000" + "92ce6553f100cb4008000000000000"; fmt.Sprintf("%x", got) != want {
-				t.Errorf("after Trim GET = %x, want %s", got, want)
-			}
-		})
+// testSkylineFormat reads back what Append wrote with a plain client and
+// checks Skyline's exact bytes and set members.
+func testSkylineFormat(t *testing.T, srv server) {
+	cfg := DefaultConfig()
+	cfg.Mini.Enabled = true
+	s := open(t, srv, cfg, store.DefaultRetention())
+	ctx := context.Background()
+	samples := []series.Sample{
+		{Name: "carbon.agents.a.cpu", Point: series.Point{Timestamp: 1700000000, Value: 1.5}},
+		{Name: "stats.x", Point: series.Point{Timestamp: 1700000060, Value: math.Copysign(0, -1)}},
+		{Name: "carbon.agents.a.cpu", Point: series.Point{Timestamp: 1699999940, Value: 2}},
+		{Name: "carbon.agents.a.cpu", Point: series.Point{Timestamp: 1700000000, Value: 3}},
+	}
+	if err := s.Append(ctx, samples); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, samples[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	wantCPU := "92ce6553f100cb3ff8000000000000" + "92ce6553f0c4cb4000000000000000" + "92ce6553f100cb4008000000000000"
+	wantX := "92ce6553f13ccb8000000000000000" + "92ce6553f13ccb8000000000000000"
+	for key, want := range map[string]string{
+		"metrics.carbon.agents.a.cpu": wantCPU, "mini.carbon.agents.a.cpu": wantCPU,
+		"metrics.stats.x": wantX, "mini.stats.x": wantX,
+	} {
+		got, err := srv.raw.Get(ctx, key).Bytes()
+		if err != nil {
+			t.Fatalf("GET %s: %v", key, err)
+		}
+		if fmt.Sprintf("%x", got) != want {
+			t.Errorf("GET %s = %x, want %s", key, got, want)
+		}
+	}
+	for set, want := range map[string][]string{
+		"metrics.unique_metrics": {"metrics.carbon.agents.a.cpu", "metrics.stats.x"},
+		"mini.unique_metrics":    {"mini.carbon.agents.a.cpu", "mini.stats.x"},
+	} {
+		got, err := srv.raw.SMembers(ctx, set).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+			t.Errorf("SMEMBERS %s mismatch (-want +got):\n%s", set, diff)
+		}
+	}
+	// Trim rewrites a key sorted and de-duplicated, still Skyline's format.
+	if _, err := s.Trim(ctx, 1700000000); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := srv.raw.Get(ctx, "metrics.carbon.agents.a.cpu").Bytes()
+	if want := "92ce6553f0c4cb4000000000000000" + "92ce6553f100cb4008000000000000"; fmt.Sprintf("%x", got) != want {
+		t.Errorf("after Trim GET = %x, want %s", got, want)
 	}
 }
 
@@ -276,7 +279,7 @@ func TestPythonMsgpack(t *testing.T) {
 
 // TestMalformedValue: Fetch reports a value that does not decode with the
 // points before the bad bytes; Trim keeps those points and drops the rest,
-// or deletes a key with nothing decodable.
+// deletes a key with nothing decodable, and skips a key of another type.
 func TestMalformedValue(t *testing.T) {
 	srv := standalone(t)
 	s := open(t, srv, DefaultConfig(), store.Retention{FullDuration: time.Hour})
@@ -289,7 +292,8 @@ func TestMalformedValue(t *testing.T) {
 	val = append(val, 0xc1, 0x92, 0x01)
 	srv.raw.Set(ctx, "metrics.bad.tail", val, 0)
 	srv.raw.Set(ctx, "metrics.bad.all", "not msgpack", 0)
-	srv.raw.SAdd(ctx, "metrics.unique_metrics", "metrics.bad.tail", "metrics.bad.all")
+	srv.raw.RPush(ctx, "metrics.bad.list", "a list is not a series")
+	srv.raw.SAdd(ctx, "metrics.unique_metrics", "metrics.bad.tail", "metrics.bad.all", "metrics.bad.list")
 
 	got, err := s.Fetch(ctx, "bad.tail", math.MinInt64, math.MaxInt64)
 	var de *series.DecodeError
@@ -303,7 +307,8 @@ func TestMalformedValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(store.TrimStats{Metrics: 2, Deleted: 1}, st); diff != "" {
+	// The list is skipped (logged), not a reason to stop trimming.
+	if diff := cmp.Diff(store.TrimStats{Metrics: 3, Deleted: 1}, st); diff != "" {
 		t.Errorf("TrimStats mismatch (-want +got):\n%s", diff)
 	}
 	got, err = s.Fetch(ctx, "bad.tail", math.MinInt64, math.MaxInt64)
@@ -313,8 +318,11 @@ func TestMalformedValue(t *testing.T) {
 	if _, err := s.Fetch(ctx, "bad.all", math.MinInt64, math.MaxInt64); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Fetch of a deleted undecodable key: err = %v, want ErrNotFound", err)
 	}
-	if names, _ := s.Names(ctx, ""); !cmp.Equal(names, []string{"bad.tail"}) {
-		t.Errorf("Names = %q, want [bad.tail]", names)
+	if names, _ := s.Names(ctx, ""); !cmp.Equal(names, []string{"bad.list", "bad.tail"}) {
+		t.Errorf("Names = %q, want [bad.list bad.tail]", names)
+	}
+	if _, err := s.Fetch(ctx, "bad.list", math.MinInt64, math.MaxInt64); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Errorf("Fetch of a list: err = %v, want WRONGTYPE", err)
 	}
 }
 
@@ -357,96 +365,88 @@ func TestRewriteScript(t *testing.T) {
 	f("a"+long+"b", "a"+long+"c", "N", "T", -1, "a"+long+"bT") // its last byte differs
 }
 
-// TestTrimWhileAppending runs Trim over and over while writers append, on
-// both topologies: every point newer than the cutoff survives, and at the
-// end each series holds exactly those points.
-func TestTrimWhileAppending(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		start func(testing.TB) server
-	}{{"standalone", standalone}, {"cluster", cluster}} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := tc.start(t)
-			ret := store.Retention{FullDuration: time.Hour}
-			cfg := DefaultConfig()
-			cfg.TrimBatch = 7
-			s := open(t, srv, cfg, ret)
-			ctx := context.Background()
-			const writers, rounds, metrics = 4, 100, 30
-			const base = 1_700_000_000
-			last := int64(base + writers*rounds - 1)
-			// The cutoff falls in the middle of the timestamps written,
-			// so Trim has old points to remove while writers append.
-			now := int64(base+writers*rounds/2) + int64(ret.FullDuration/time.Second)
-			cutoff := ret.Cutoff(now)
+// testTrimWhileAppending runs Trim over and over while writers append:
+// every point newer than the cutoff survives, and at the end each series
+// holds exactly those points.
+func testTrimWhileAppending(t *testing.T, srv server) {
+	ret := store.Retention{FullDuration: time.Hour}
+	cfg := DefaultConfig()
+	cfg.TrimBatch = 7
+	s := open(t, srv, cfg, ret)
+	ctx := context.Background()
+	const writers, rounds, metrics = 4, 250, 30
+	const base = 1_700_000_000
+	last := int64(base + writers*rounds - 1)
+	// The cutoff falls in the middle of the timestamps written,
+	// so Trim has old points to remove while writers append.
+	now := int64(base+writers*rounds/2) + int64(ret.FullDuration/time.Second)
+	cutoff := ret.Cutoff(now)
 
-			var wg sync.WaitGroup
-			errs := make(chan error, writers+1)
-			for w := range writers {
-				wg.Go(func() {
-					for r := range rounds {
-						ts := int64(base + r*writers + w)
-						var samples []series.Sample
-						for m := range metrics {
-							samples = append(samples, series.Sample{Name: fmt.Sprintf("tw.m%02d", m), Point: series.Point{Timestamp: ts, Value: float64(ts) + float64(m)/100}})
-						}
-						if err := s.Append(ctx, samples); err != nil {
-							errs <- err
-							return
-						}
-					}
-				})
-			}
-			stop := make(chan struct{})
-			var trims, removed int
-			var trimmer sync.WaitGroup
-			trimmer.Go(func() {
-				for {
-					st, err := s.Trim(ctx, now)
-					if err != nil {
-						errs <- err
-						return
-					}
-					trims++
-					removed += st.PointsRemoved
-					select {
-					case <-stop:
-						return
-					default:
-					}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+1)
+	for w := range writers {
+		wg.Go(func() {
+			for r := range rounds {
+				ts := int64(base + r*writers + w)
+				var samples []series.Sample
+				for m := range metrics {
+					samples = append(samples, series.Sample{Name: fmt.Sprintf("tw.m%02d", m), Point: series.Point{Timestamp: ts, Value: float64(ts) + float64(m)/100}})
 				}
-			})
-			wg.Wait()
-			close(stop)
-			trimmer.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			st, err := s.Trim(ctx, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			removed += st.PointsRemoved
-			t.Logf("%d Trim passes during the writes", trims)
-			for m := range metrics {
-				var want []series.Point
-				for ts := cutoff + 1; ts <= last; ts++ {
-					want = append(want, series.Point{Timestamp: ts, Value: float64(ts) + float64(m)/100})
+				if err := s.Append(ctx, samples); err != nil {
+					errs <- err
+					return
 				}
-				got, err := s.Fetch(ctx, fmt.Sprintf("tw.m%02d", m), math.MinInt64, math.MaxInt64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Fatalf("tw.m%02d mismatch (-want +got):\n%s", m, diff)
-				}
-			}
-			// Each old point was removed exactly once.
-			if want := metrics * int(cutoff-base+1); removed != want {
-				t.Errorf("Trim passes removed %d points in all, want %d", removed, want)
 			}
 		})
+	}
+	stop := make(chan struct{})
+	var trims, removed int
+	var trimmer sync.WaitGroup
+	trimmer.Go(func() {
+		for {
+			st, err := s.Trim(ctx, now)
+			if err != nil {
+				errs <- err
+				return
+			}
+			trims++
+			removed += st.PointsRemoved
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	})
+	wg.Wait()
+	close(stop)
+	trimmer.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st, err := s.Trim(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed += st.PointsRemoved
+	t.Logf("%d Trim passes during the writes", trims)
+	for m := range metrics {
+		var want []series.Point
+		for ts := cutoff + 1; ts <= last; ts++ {
+			want = append(want, series.Point{Timestamp: ts, Value: float64(ts) + float64(m)/100})
+		}
+		got, err := s.Fetch(ctx, fmt.Sprintf("tw.m%02d", m), math.MinInt64, math.MaxInt64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("tw.m%02d mismatch (-want +got):\n%s", m, diff)
+		}
+	}
+	// Each old point was removed exactly once.
+	if want := metrics * int(cutoff-base+1); removed != want {
+		t.Errorf("Trim passes removed %d points in all, want %d", removed, want)
 	}
 }
 
@@ -590,4 +590,51 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestMiniTrim: the mini namespace keeps Mini.Duration + grace, the full
+// one its retention, each with its own set.
+func TestMiniTrim(t *testing.T) {
+	srv := standalone(t)
+	cfg := DefaultConfig()
+	cfg.Mini.Enabled = true
+	cfg.Mini.Duration = time.Hour
+	s := open(t, srv, cfg, store.Retention{FullDuration: 24 * time.Hour, Grace: 10 * time.Minute})
+	ctx := context.Background()
+	const now = 1_700_000_000
+	old := series.Point{Timestamp: now - 2*3600, Value: 1} // beyond mini's 1h10m
+	recent := series.Point{Timestamp: now - 600, Value: 2} // within both
+	samples := []series.Sample{{Name: "both", Point: old}, {Name: "both", Point: recent}, {Name: "oldonly", Point: old}}
+	if err := s.Append(ctx, samples); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Trim(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(store.TrimStats{Metrics: 2}, st); diff != "" {
+		t.Errorf("TrimStats (full namespace only) mismatch (-want +got):\n%s", diff)
+	}
+	for key, want := range map[string][]series.Point{
+		"metrics.both": {old, recent}, "metrics.oldonly": {old},
+		"mini.both": {recent}, "mini.oldonly": nil,
+	} {
+		val, err := srv.raw.Get(ctx, key).Bytes()
+		if want == nil {
+			if !errors.Is(err, redis.Nil) {
+				t.Errorf("GET %s = %x, %v; want no key", key, val, err)
+			}
+			continue
+		}
+		got, err := series.DecodePoints(nil, val)
+		if err != nil || !cmp.Equal(want, got) {
+			t.Errorf("%s = %v, %v; want %v", key, got, err, want)
+		}
+	}
+	if got, _ := srv.raw.SMembers(ctx, "mini.unique_metrics").Result(); !cmp.Equal(got, []string{"mini.both"}) {
+		t.Errorf("SMEMBERS mini.unique_metrics = %q, want [mini.both]", got)
+	}
+	if got, _ := srv.raw.SCard(ctx, "metrics.unique_metrics").Result(); got != 2 {
+		t.Errorf("SCARD metrics.unique_metrics = %d, want 2", got)
+	}
 }

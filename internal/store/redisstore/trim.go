@@ -56,7 +56,7 @@ func (s *Store) Trim(ctx context.Context, now int64) (store.TrimStats, error) {
 	}
 	start := time.Now()
 	if err := s.addNames(ctx, nil, nil); err != nil {
-		return store.TrimStats{}, s.fail(ctx, "trim", err)
+		return store.TrimStats{}, s.fail(ctx, "trim", "trim", err)
 	}
 	st, err := s.trimNamespace(ctx, s.full, now)
 	if err != nil {
@@ -81,7 +81,7 @@ func (s *Store) trimNamespace(ctx context.Context, ns namespace, now int64) (sto
 	var st store.TrimStats
 	keys, err := s.members(ctx, ns.set)
 	if err != nil {
-		return st, s.fail(ctx, "trim", err)
+		return st, s.fail(ctx, "trim", "trim", err)
 	}
 	cutoff := now - ns.keep
 	var retry []string
@@ -90,7 +90,7 @@ func (s *Store) trimNamespace(ctx context.Context, ns namespace, now int64) (sto
 		keys = keys[len(batch):]
 		conflicts, err := s.trimBatch(ctx, ns, cutoff, batch, &st, true)
 		if err != nil {
-			return st, s.fail(ctx, "trim", err)
+			return st, s.fail(ctx, "trim", "trim", err)
 		}
 		retry = append(retry, conflicts...)
 	}
@@ -101,7 +101,7 @@ func (s *Store) trimNamespace(ctx context.Context, ns namespace, now int64) (sto
 		retry = retry[len(batch):]
 		conflicts, err := s.trimBatch(ctx, ns, cutoff, batch, &st, false)
 		if err != nil {
-			return st, s.fail(ctx, "trim", err)
+			return st, s.fail(ctx, "trim", "trim", err)
 		}
 		if len(conflicts) > 0 {
 			s.log.Info("keys changed while trimming; left for the next pass", "keys", len(conflicts))
@@ -151,9 +151,8 @@ func (s *Store) trimBatch(ctx context.Context, ns namespace, cutoff int64, keys 
 	if len(gets) == 0 {
 		return nil, nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
+	// Per-key failures are looked at below; Exec's error is the first.
+	_, _ = pipe.Exec(ctx)
 	s.met.commands.WithLabelValues("trim").Add(float64(len(gets)))
 
 	type rewrite struct {
@@ -175,6 +174,10 @@ func (s *Store) trimBatch(ctx context.Context, ns namespace, cutoff int64, keys 
 			continue
 		}
 		if err != nil {
+			if skipKey(err) {
+				s.log.Warn("cannot read series key; skipping it", "key", key, "error", err)
+				continue
+			}
 			return nil, err
 		}
 		var derr error
@@ -210,13 +213,15 @@ func (s *Store) trimBatch(ctx context.Context, ns namespace, cutoff int64, keys 
 	}
 	var conflicts []string
 	if len(writes) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, err
-		}
+		_, _ = pipe.Exec(ctx)
 		s.met.commands.WithLabelValues("trim").Add(float64(len(writes)))
 		for _, w := range writes {
 			n, err := w.cmd.Int64()
 			if err != nil {
+				if skipKey(err) {
+					s.log.Warn("cannot rewrite series key; skipping it", "key", w.key, "error", err)
+					continue
+				}
 				return nil, err
 			}
 			switch {
@@ -279,4 +284,12 @@ func (s *Store) forget(ctx context.Context, ns namespace, keys []string) error {
 		s.met.commands.WithLabelValues("trim").Inc()
 	}
 	return nil
+}
+
+// skipKey reports whether err concerns one key only (Redis refused the
+// command, e.g. WRONGTYPE for a key that is not a string), so that Trim
+// logs it and goes on with the other keys.
+func skipKey(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && !errors.Is(err, redis.Nil)
 }
