@@ -30,24 +30,33 @@ fuzztime="${KALE_FUZZTIME:-5s}"
 echo "== go vet"
 go vet ./...
 
-echo "== go test"
+log="$(mktemp -d)/kale-test"
+echo "== go test (full output: $log.*)"
 # -race on the packages with concurrency of their own; the rest plainly.
-go test -count=1 -race ./horizon/... ./internal/store/... 2>&1 | tee /tmp/kale-test-race.log
-go test -count=1 $(go list ./... | grep -v -e /horizon -e /internal/store) 2>&1 | tee /tmp/kale-test.log
+rc=0
+go test -count=1 -v -race ./horizon/... ./internal/store/... >"$log.race" 2>&1 || rc=$?
+go test -count=1 -v $(go list ./... | grep -v -e /horizon -e /internal/store) >"$log.plain" 2>&1 || rc=$?
+# Package results and failures, not the thousands of passing lines.
+grep -hE '^(ok|FAIL|--- FAIL|panic:)|^\s+[a-z_]+(_test)?\.go:[0-9]+:' "$log.race" "$log.plain" || true
+# A package whose tests silently did not run (go-carbon's TestMain trap)
+# reports "ok" with no test in its block: refuse that.
+empty=$(awk '/^(=== RUN|--- (PASS|SKIP|FAIL))/ {n++} /^(ok|FAIL|\?) / {if ($1 == "ok" && n == 0) print $2; n = 0}' "$log.race" "$log.plain")
+if [ -n "$empty" ]; then
+  echo "these packages ran no test: $empty" >&2
+  rc=1
+fi
+if [ "$rc" -ne 0 ]; then
+  echo "== tests failed (full output: $log.race, $log.plain)" >&2
+  exit "$rc"
+fi
 
 echo "== fuzz (${fuzztime} each)"
 # Every Fuzz target, found in the sources, run briefly.
-grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
+grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
   pkg="./$(dirname "${f#./}")"
   for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
     echo "-- $pkg $fn"
-    go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$fuzztime" "$pkg"
+    go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$fuzztime" "$pkg" 2>&1 | tail -n 3
   done
 done
-
-# A test package that silently ran nothing (go-carbon's TestMain trap) fails.
-if grep -h 'no tests to run\|\[no tests\]' /tmp/kale-test-race.log /tmp/kale-test.log | grep -v '\[no test files\]'; then
-  echo "a package ran no tests" >&2
-  exit 1
-fi
 echo "== all tests passed"

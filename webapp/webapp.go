@@ -126,7 +126,15 @@ func (h *Handler) apiSkyline(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(key, h.cfg.Namespace)
 	pts, err := h.store.Fetch(r.Context(), name, math.MinInt64, math.MaxInt64)
 	if err != nil {
-		h.fetchFailed(w, key, err)
+		// Kale's {"error"} plus Skyline's own {"results": "Error: ..."},
+		// which Skyline's clients test for.
+		status, msg := http.StatusInternalServerError, err.Error()
+		if errors.Is(err, store.ErrNotFound) {
+			status, msg = http.StatusNotFound, "No metric by that name"
+		} else {
+			h.logger.Warn("api request failed", "err", err)
+		}
+		writeJSON(w, status, map[string]string{"error": msg + ": " + key, "results": "Error: " + msg})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": pointsJSON(pts)})

@@ -92,7 +92,7 @@ func TestRoutes(t *testing.T) {
 	f("/api/series?metric=db.c&from=yesterday", 400, `{"error": "from: want UNIX seconds"}`)
 	f("/api/series?metric=db.c&from=2&until=1", 400, `{"error": "from is after until"}`)
 	f("/api?metric=metrics.db.c", 200, `{"results": [[1000,0.5],[1060,1.5],[1120,2.5],[1180,3.5],[1240,4.5]]}`)
-	f("/api?metric=metrics.nope", 404, `{"error": "no metric by that name: metrics.nope"}`)
+	f("/api?metric=metrics.nope", 404, `{"error": "No metric by that name: metrics.nope", "results": "Error: No metric by that name"}`)
 }
 
 func TestNothingChangesOnWrongMethod(t *testing.T) {
