@@ -46,14 +46,20 @@ var (
 
 // Limits of one DecodePickle call. Every value the decoder holds came from
 // at least one opcode byte, so memory is already O(len(payload)); these caps
-// bound the constant: at most about (pickleMaxStack + pickleMaxMemo +
-// pickleMaxValues) * 24 bytes, whatever the payload.
+// bound it whatever the payload: values are 16 bytes, so the stack, memo and
+// containers hold at most about (pickleMaxStack + pickleMaxMemo +
+// pickleMaxValues) * 16 bytes = 96 MiB (plus a 24-byte header per list),
+// and a carbon-relay frame of 500 points needs about 2,000 values.
 const (
 	pickleMaxStack  = 1 << 20 // values on the stack at once
 	pickleMaxMarks  = 1 << 12 // nested MARKs (Python's pickler recurses; it cannot nest 4096 deep)
-	pickleMaxMemo   = 1 << 20 // memo index + 1 (and never more than len(payload))
+	pickleMaxMemo   = 1 << 20 // memo index + 1 (and at most len(payload) + 256: picklers number slots densely from 0)
 	pickleMaxValues = 1 << 22 // items put in tuples and lists, plus lists made
 	pickleMaxDigits = 4300    // digits of an INT/LONG text argument, as Python's int() (sys.int_info)
+
+	// pickleMaxPayload keeps every offset and length (protocol 0 strings
+	// may double in UTF-8) within 32 bits. Frames are far smaller.
+	pickleMaxPayload = 1 << 31
 )
 
 // DecodePickle decodes one pickle payload (a frame without its 4-byte length) and appends its samples to dst.
@@ -67,8 +73,13 @@ const (
 // protocol 0-5 (carbon-relay uses 2): a list (or tuple) of
 // (metric_path, (timestamp, value)). Only the data opcodes are executed:
 // MARK, STOP, POP, POP_MARK, DUP, INT, LONG, FLOAT, STRING, UNICODE (the
-// text forms of protocol 0: Python's int(s, 0), float(s), bytes escapes and
-// raw-unicode-escape), BININT, BININT1, BININT2, LONG1, LONG4, BINFLOAT,
+// text forms of protocol 0, read as CPython's _pickle reads them: INT is C's
+// strtol(s, 0) (a leading 0 is octal; a 2-byte argument worth 0 or 1, such
+// as 00 and 01, is a bool) falling back to int(s, 0); LONG is int(s, 0)
+// after its final L; FLOAT is PyOS_string_to_double, with no whitespace or
+// underscores and an overflow refused; a NUL ends each of these; STRING is
+// Python's escape_decode of the quoted bytes and UNICODE raw-unicode-escape),
+// BININT, BININT1, BININT2, LONG1, LONG4, BINFLOAT,
 // NONE, NEWTRUE, NEWFALSE, BINSTRING, SHORT_BINSTRING, BINUNICODE,
 // SHORT_BINUNICODE, BINUNICODE8, BINBYTES, SHORT_BINBYTES, BINBYTES8,
 // BYTEARRAY8, the list, tuple, dict and set opcodes, the memo opcodes (PUT,
@@ -79,6 +90,15 @@ const (
 // after STOP are ignored, as pickle.loads does. Any other opcode is refused
 // with ErrPickleRefused, before anything is looked up.
 //
+// Where it parts from CPython's pickle.loads on the data opcodes: it does
+// not check that BINUNICODE or UNICODE hold valid UTF-8, nor decode STRING
+// as ASCII (the bytes go through; the filters judge names), nor that dict
+// keys and set items are hashable (their contents are never used); APPEND
+// and SETITEM need a real list or dict (CPython would call an .append or
+// __setitem__ of whatever is there); an opcode may not cross the end of its
+// FRAME, as pickle.py checks and the C unpickler does not; and memo indexes
+// past len(payload)+256, which picklers never write, exceed a limit.
+//
 // Each element is converted as carbon's pickle receiver does, minus its
 // blind spots:
 //
@@ -88,10 +108,12 @@ const (
 //     (BINUNICODE's UTF-8; a protocol 0 lone surrogate becomes its 3-byte
 //     "surrogatepass" form, as BINUNICODE would carry it): invalid UTF-8 and
 //     empty names are the filters' business.
-//   - numbers are what float() takes: int (of any size), float, bool (as 0
-//     and 1) and str/bytes/bytearray holding Python float syntax (ASCII
-//     whitespace around, "_" between digits, inf/infinity/nan in any case;
-//     no hex). None, containers and the rest are not numbers.
+//   - numbers are what carbon's float() takes: int (of any size), float,
+//     bool (as 0 and 1: float(True) is 1.0, so carbon takes bools too), and
+//     str/bytes/bytearray holding Python float syntax (ASCII whitespace
+//     around, "_" between digits, inf/infinity/nan in any case; no hex, and
+//     only ASCII digits, where Python's str also takes other Unicode
+//     digits). None, containers and the rest are not numbers.
 //   - the timestamp is truncated toward zero to whole seconds; an int
 //     outside int64, a float (or numeric string) that is not finite or whose
 //     truncation is outside int64, or a non-number is ReasonBadTimestamp.
@@ -105,10 +127,16 @@ const (
 // left before using it, and caps its stack, MARK depth, memo and values held
 // (see ErrPickleLimit), so memory is O(len(payload)) and bounded, and time
 // is linear in len(payload) however DUP, GET and nesting are combined.
-// Strings stay slices of payload until an element's name is copied out (one
-// allocation per distinct name; a repeated name is shared). It is safe for
-// concurrent use and does not retain payload.
+// Strings stay slices of payload until an element's name is copied out: one
+// allocation per name string of the payload, shared by every use of that
+// string through the memo (GET, DUP) and by a next sample of equal name;
+// each string is copied, compared and parsed as a number at most once. It
+// is safe for concurrent use, keeps its state in a sync.Pool, and does not
+// retain payload: names are copies.
 func DecodePickle(dst []series.Sample, payload []byte, reject func(error)) ([]series.Sample, error) {
+	if len(payload) > pickleMaxPayload {
+		return dst, fmt.Errorf("cannot decode pickle: %w: %d bytes, more than %d", ErrPickleLimit, len(payload), pickleMaxPayload)
+	}
 	d := pickleDecoders.Get().(*pickleDecoder)
 	top, err := d.run(payload)
 	if err == nil {
@@ -250,7 +278,7 @@ const (
 	pkInt                         // x = int64 bits
 	pkBig                         // int outside int64: x = bits of the nearest float64, y = 1 if that is ±Inf
 	pkFloat                       // x = float64 bits
-	pkStr                         // str, bytes or bytearray: bytes [x, x+y) of the payload or of d.text
+	pkStr                         // str, bytes or bytearray: y bytes at offset uint32(x) of the payload or d.text; x>>32 is its string id
 	pkTuple                       // items d.arena[x : x+y]
 	pkList                        // items d.lists[x]
 	pkDict                        // contents are not kept: no dict is ever a usable element
@@ -269,22 +297,16 @@ func (k pickleKind) String() string { return pickleKindNames[k] }
 // container. It holds no pointers: strings are offsets, containers indexes.
 type pickleValue struct {
 	kind pickleKind
-	text bool // pkStr: the bytes are in d.text, not in the payload
+	text bool   // pkStr: the bytes are in d.text, not in the payload
+	y    uint32 // lengths fit: payloads are at most pickleMaxPayload bytes
 	x    uint64
-	y    int
 }
 
-// pickleName caches which sample's Name was made from a name value, so that
-// a name the sender memoised (the same offsets every time) is allocated
-// once. It holds no pointer, so filling it costs no write barrier.
-type pickleName struct {
-	x    uint64
-	y    int
-	text bool
-	i    int // 1 + the sample's index in this call's output; 0 is unset
+// pickleNumber caches what a string parses to as a number.
+type pickleNumber struct {
+	f     float64
+	state uint8 // 0 not parsed yet, 1 a number, 2 not a number
 }
-
-const pickleNameCacheBits = 6
 
 // pickleDecoder is the reusable state of one DecodePickle call.
 type pickleDecoder struct {
@@ -299,7 +321,14 @@ type pickleDecoder struct {
 	nlists int
 	text   []byte // strings of protocol 0 after unescaping
 	nvals  int    // counted against pickleMaxValues
-	names  [1 << pickleNameCacheBits]pickleName
+
+	// Per string id (one per string opcode executed): 1 + the index in
+	// this call's output of the first sample named by it (0 for none yet),
+	// and its value as a number, parsed at most once. However often GET or
+	// DUP repeat a string, it is copied, compared or parsed once: the work
+	// stays linear in the payload.
+	strSample []int32
+	strNumber []pickleNumber
 }
 
 var pickleDecoders = sync.Pool{New: func() any { return new(pickleDecoder) }}
@@ -315,7 +344,7 @@ func (d *pickleDecoder) reset() bool {
 	d.memo = d.memo[:0]
 	d.memoN = 0
 	d.arena = d.arena[:0]
-	held := cap(d.stack) + cap(d.memo) + cap(d.arena) + cap(d.marks) + cap(d.text)/24 + len(d.lists)
+	held := cap(d.stack) + cap(d.memo) + cap(d.arena) + cap(d.marks) + cap(d.text)/16 + len(d.lists)
 	for i := range d.lists[:d.nlists] {
 		held += cap(d.lists[i])
 		d.lists[i] = d.lists[i][:0]
@@ -323,7 +352,10 @@ func (d *pickleDecoder) reset() bool {
 	d.nlists = 0
 	d.text = d.text[:0]
 	d.nvals = 0
-	d.names = [1 << pickleNameCacheBits]pickleName{}
+	held += len(d.strSample)/4 + len(d.strNumber)
+	clear(d.strSample)
+	d.strSample = d.strSample[:0]
+	d.strNumber = d.strNumber[:0]
 	return held <= 1<<16
 }
 
@@ -376,7 +408,7 @@ func (d *pickleDecoder) newTuple(items []pickleValue) pickleValue {
 	off := len(d.arena)
 	d.arena = append(d.arena, items...)
 	d.nvals += len(items)
-	return pickleValue{kind: pkTuple, x: uint64(off), y: len(items)}
+	return pickleValue{kind: pkTuple, x: uint64(off), y: uint32(len(items))}
 }
 
 func (d *pickleDecoder) memoPut(op byte, at int, idx uint64) error {
@@ -384,8 +416,8 @@ func (d *pickleDecoder) memoPut(op byte, at int, idx uint64) error {
 	if n <= d.fence {
 		return d.underflow(op, at)
 	}
-	if idx >= pickleMaxMemo || idx >= uint64(len(d.p)) {
-		return d.fail(ErrPickleLimit, op, at, "memo index %d is too large (limit %d and the payload's length)", idx, pickleMaxMemo)
+	if idx >= pickleMaxMemo || idx >= uint64(len(d.p))+256 {
+		return d.fail(ErrPickleLimit, op, at, "memo index %d is too large (limit %d, and the payload's length + 256)", idx, pickleMaxMemo)
 	}
 	i := int(idx)
 	if i >= len(d.memo) {
@@ -438,25 +470,46 @@ func (d *pickleDecoder) str(op byte, at, pos int, n uint64) (int, error) {
 	if n > uint64(len(d.p)-pos) {
 		return 0, d.fail(ErrPickleTruncated, op, at, "declares %d bytes, %d left", n, len(d.p)-pos)
 	}
-	d.stack = append(d.stack, pickleValue{kind: pkStr, x: uint64(pos), y: int(n)})
-	return pos + int(n), nil
+	return pos + int(n), d.pushStr(op, at, pos, int(n), false)
+}
+
+// pushStr pushes the string of n bytes at off in the payload (or d.text),
+// giving it the next string id.
+func (d *pickleDecoder) pushStr(op byte, at, off, n int, text bool) error {
+	id := len(d.strSample)
+	if id >= pickleMaxValues {
+		return d.fail(ErrPickleLimit, op, at, "more than %d strings", pickleMaxValues)
+	}
+	d.strSample = append(d.strSample, 0)
+	d.stack = append(d.stack, pickleValue{kind: pkStr, text: text, x: uint64(off) | uint64(id)<<32, y: uint32(n)})
+	return nil
 }
 
 func (d *pickleDecoder) bytesOf(v pickleValue) []byte {
+	off := uint64(uint32(v.x))
 	if v.text {
-		return d.text[v.x : v.x+uint64(v.y)]
+		return d.text[off : off+uint64(v.y)]
 	}
-	return d.p[v.x : v.x+uint64(v.y)]
+	return d.p[off : off+uint64(v.y)]
 }
 
 // run executes the pickle and returns the object STOP pops.
 func (d *pickleDecoder) run(p []byte) (pickleValue, error) {
 	d.p = p
 	pos := 0
+	// frameEnd is where the current FRAME ends, or len(p) outside frames.
+	// As in pickle.py, an opcode may not cross the end of its frame, and a
+	// FRAME may begin only outside one (or right at the end of the last).
+	frameEnd := len(p)
 	for pos < len(p) {
+		if pos == frameEnd {
+			frameEnd = len(p)
+		}
 		if len(d.stack) > pickleMaxStack || d.nvals > pickleMaxValues {
-			return pickleValue{}, d.fail(ErrPickleLimit, p[pos], pos,
-				"more than %d values on the stack or %d held in containers", pickleMaxStack, pickleMaxValues)
+			if d.nvals > pickleMaxValues {
+				return pickleValue{}, d.fail(ErrPickleLimit, p[pos], pos, "more than %d values held in lists and tuples", pickleMaxValues)
+			}
+			return pickleValue{}, d.fail(ErrPickleLimit, p[pos], pos, "more than %d values on the stack", pickleMaxStack)
 		}
 		at := pos
 		op := p[pos]
@@ -616,6 +669,9 @@ func (d *pickleDecoder) run(p []byte) (pickleValue, error) {
 				return pickleValue{}, d.underflow(op, at)
 			}
 			l := d.stack[k-1]
+			if k == len(d.stack) {
+				break // no items: CPython does not look at the target
+			}
 			if l.kind != pkList {
 				return pickleValue{}, d.fail(ErrPickleInvalid, op, at, "cannot append to a %s", l.kind)
 			}
@@ -639,11 +695,16 @@ func (d *pickleDecoder) run(p []byte) (pickleValue, error) {
 			if len(p)-pos < 8 {
 				return pickleValue{}, d.short(op, at, 8)
 			}
+			if frameEnd != len(p) {
+				return pickleValue{}, d.fail(ErrPickleInvalid, op, at, "a new frame begins before the end of the current frame (offset %d)", frameEnd)
+			}
 			n := binary.LittleEndian.Uint64(p[pos:])
 			pos += 8
 			if n > uint64(len(p)-pos) {
 				return pickleValue{}, d.fail(ErrPickleTruncated, op, at, "frame of %d bytes, %d left", n, len(p)-pos)
 			}
+			frameEnd = pos + int(n)
+			continue
 		case pkBININT:
 			if len(p)-pos < 4 {
 				return pickleValue{}, d.short(op, at, 4)
@@ -745,15 +806,14 @@ func (d *pickleDecoder) run(p []byte) (pickleValue, error) {
 			if d.text, why = pyEscapeDecode(d.text, arg[1:len(arg)-1]); why != "" {
 				return pickleValue{}, d.fail(ErrPickleInvalid, op, at, "%s", why)
 			}
-			d.stack = append(d.stack, pickleValue{kind: pkStr, text: true, x: uint64(off), y: len(d.text) - off})
+			err = d.pushStr(op, at, off, len(d.text)-off, true)
 		case pkUNICODE:
 			var arg []byte
 			if arg, pos, err = d.line(op, at, pos); err != nil {
 				return pickleValue{}, err
 			}
 			if pyPlainASCII(arg) {
-				off := at + 1
-				d.stack = append(d.stack, pickleValue{kind: pkStr, x: uint64(off), y: len(arg)})
+				err = d.pushStr(op, at, at+1, len(arg), false)
 				break
 			}
 			off := len(d.text)
@@ -761,7 +821,7 @@ func (d *pickleDecoder) run(p []byte) (pickleValue, error) {
 			if d.text, why = pyRawUnicodeEscapeDecode(d.text, arg); why != "" {
 				return pickleValue{}, d.fail(ErrPickleInvalid, op, at, "%s", why)
 			}
-			d.stack = append(d.stack, pickleValue{kind: pkStr, text: true, x: uint64(off), y: len(d.text) - off})
+			err = d.pushStr(op, at, off, len(d.text)-off, true)
 		case pkPOP:
 			n := len(d.stack)
 			switch {
@@ -818,7 +878,7 @@ func (d *pickleDecoder) run(p []byte) (pickleValue, error) {
 			} else if (len(d.stack)-k)%2 != 0 {
 				return pickleValue{}, d.fail(ErrPickleInvalid, op, at, "odd number of items (%d)", len(d.stack)-k)
 			}
-			if c := d.stack[k-1]; c.kind != want {
+			if c := d.stack[k-1]; c.kind != want && k < len(d.stack) { // no items: CPython does not look
 				return pickleValue{}, d.fail(ErrPickleInvalid, op, at, "cannot add items to a %s", c.kind)
 			}
 			d.stack = d.stack[:k]
@@ -839,6 +899,9 @@ func (d *pickleDecoder) run(p []byte) (pickleValue, error) {
 		}
 		if err != nil {
 			return pickleValue{}, err
+		}
+		if pos > frameEnd {
+			return pickleValue{}, d.fail(ErrPickleInvalid, op, at, "crosses the end of its frame (offset %d)", frameEnd)
 		}
 	}
 	return pickleValue{}, d.fail(ErrPickleTruncated, pkSTOP, len(p), "the payload ends before STOP")
@@ -898,20 +961,37 @@ func (d *pickleDecoder) samples(dst []series.Sample, top pickleValue, reject fun
 }
 
 // name returns the string of a pkStr name for the sample about to be
-// appended to out (whose samples from this call start at start), sharing it
-// with the previous sample's equal name or with an earlier use of the same
-// (memoised) string.
+// appended to out (whose samples from this call start at start): the
+// string made for an earlier use of the same string (a memo GET), or the
+// previous sample's name if equal, or a copy.
 func (d *pickleDecoder) name(out []series.Sample, start int, v pickleValue) string {
+	id := v.x >> 32
+	if i := d.strSample[id]; i > 0 {
+		return out[start+int(i)-1].Name
+	}
+	d.strSample[id] = int32(len(out) - start + 1)
 	b := d.bytesOf(v)
 	if n := len(out); n > start && out[n-1].Name == string(b) {
 		return out[n-1].Name
 	}
-	slot := &d.names[(v.x*0x9e3779b97f4a7c15)>>(64-pickleNameCacheBits)]
-	if slot.i > 0 && slot.x == v.x && slot.y == v.y && slot.text == v.text {
-		return out[start+slot.i-1].Name
-	}
-	*slot = pickleName{x: v.x, y: v.y, text: v.text, i: len(out) - start + 1}
 	return string(b)
+}
+
+// strNum parses a string as float() would, once per string id.
+func (d *pickleDecoder) strNum(v pickleValue) (float64, bool) {
+	if len(d.strNumber) < len(d.strSample) {
+		n := len(d.strSample)
+		d.strNumber = slices.Grow(d.strNumber[:0], n)[:n]
+		clear(d.strNumber)
+	}
+	c := &d.strNumber[v.x>>32]
+	if c.state == 0 {
+		c.state = 2
+		if f, ok := pyFloat(d.bytesOf(v), false); ok {
+			c.f, c.state = f, 1
+		}
+	}
+	return c.f, c.state == 1
 }
 
 // number returns the float64 of a number (as float() would) and, for an
@@ -926,7 +1006,7 @@ func (d *pickleDecoder) number(v pickleValue) (f float64, i int64, isInt, ok boo
 	case pkBig:
 		return math.Float64frombits(v.x), 0, false, v.y == 0
 	case pkStr:
-		f, ok := pyFloat(d.bytesOf(v), false)
+		f, ok := d.strNum(v)
 		return f, 0, false, ok
 	}
 	return 0, 0, false, false

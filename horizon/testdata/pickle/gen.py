@@ -6,6 +6,8 @@ what carbon-relay (Debian graphite-carbon 1.1.7) uses to build its frames:
 
     cd horizon/testdata/pickle && /usr/bin/python3 gen.py
 
+(Python warns about the invalid escapes \q and \777 of textstrs: they are tested on purpose.)
+
 It writes one <case>.p<protocol>.pickle file per case and protocol (the payload of a frame,
 without carbon's 4-byte length) and golden.json, a list of
   {"file": ..., "case": ..., "protocol": N,
@@ -16,7 +18,8 @@ for a pickle that must be refused because of that opcode (the first one of the p
 outside the decoder's allow-list, found with pickletools.genops), or
   {"file": ..., "case": ..., "protocol": N, "error": "what pickle.loads raised"}
 for a pickle of allowed opcodes that Python itself cannot load (DecodePickle must fail too)
-(one entry a line; a name that is not valid UTF-8 is given as "x": hex of its bytes instead of "n").
+(one entry a line; a name that is not valid UTF-8 is given as "x": hex of its bytes instead of "n";
+the small random cases at the end carry their pickle inline as "hex" instead of a "file").
 
 The expectation of a decodable pickle is computed here from pickle.loads(data) (so the memo,
 list identity and escape rules are Python's own), then the conversion rules DecodePickle
@@ -36,6 +39,7 @@ import math
 import os
 import pickle
 import pickletools
+import random
 import struct
 import sys
 
@@ -116,11 +120,14 @@ def expect(top):
 golden = []
 
 
-def emit(case, protocol, data, loads_kw=None):
-    fname = "%s.p%d.pickle" % (case, protocol)
-    with open(os.path.join(HERE, fname), "wb") as f:
-        f.write(data)
-    entry = {"file": fname, "case": case, "protocol": protocol}
+def emit(case, protocol, data, loads_kw=None, inline=False):
+    if inline:
+        entry = {"hex": data.hex(), "case": case, "protocol": protocol}
+    else:
+        fname = "%s.p%d.pickle" % (case, protocol)
+        with open(os.path.join(HERE, fname), "wb") as f:
+            f.write(data)
+        entry = {"file": fname, "case": case, "protocol": protocol}
     refused = None
     try:
         for op, _, _ in pickletools.genops(data):
@@ -310,6 +317,54 @@ textstrs = [
     b"V\\x41\\q", b"V\xe9\xff", b"V",
 ]
 emit("textstrs", 0, b"(lp0\n" + b"".join(b"(%s\n(I1\nI2\ntta" % x for x in textstrs) + b".", {"encoding": "bytes"})
+
+# --- random carbon-like structures (seeded): numbers of every kind, str/bytes/bytearray names,
+# lists, tuples, dicts, sets, shared (memoised) elements, a list containing itself -----------
+rng = random.Random(20240601)
+
+
+def rnum():
+    return rng.choice([
+        lambda: rng.randrange(-300, 300), lambda: rng.randrange(-2 ** 70, 2 ** 70),
+        lambda: rng.choice([True, False]), lambda: rng.choice([float("nan"), float("inf"), -0.0, 5e-324]),
+        lambda: rng.choice(["1.5", " 2 ", "x", "1_0", "nan", "-inf", "1e999", "", "0x1"]),
+        lambda: rng.choice([b"3.25", b"abc"]), lambda: rng.randrange(-2 ** 63 - 3, -2 ** 63 + 3),
+        lambda: rng.randrange(2 ** 63 - 3, 2 ** 63 + 3), lambda: rng.choice([None, [], {}, (), {1}, frozenset()]),
+        lambda: 2 ** rng.randrange(60, 1100) * rng.choice([1, -1]), lambda: rng.uniform(-1e12, 1e12),
+    ])()
+
+
+RNAMES = ["a.b", "c", "", "é.ü", "\U0001f600", "x" * 40, b"bytes.n", bytearray(b"ba"), "\ud800"]
+
+
+def robj(depth=0):
+    c = rng.randrange(10)
+    if c < 5:
+        pair = (rnum(), rnum()) if rng.random() < 0.8 else [rnum(), rnum()]
+        if rng.random() < 0.1:
+            pair = (rnum(),) if rng.random() < .5 else (rnum(), rnum(), rnum())
+        name = rng.choice(RNAMES)
+        return (name, pair) if rng.random() < 0.85 else [name, pair]
+    if c == 5:
+        return rng.choice(RNAMES)
+    if c == 6 and depth < 3:
+        return [robj(depth + 1) for _ in range(rng.randrange(4))]
+    if c == 7 and depth < 3:
+        return {rng.randrange(5): robj(depth + 1) for _ in range(rng.randrange(3))}
+    if c == 8:
+        return rnum()
+    return (robj(depth + 1),) if depth < 3 else None
+
+
+for i in range(120):
+    shared = [robj() for _ in range(3)]
+    top = [rng.choice(shared) if rng.random() < 0.3 else robj() for _ in range(rng.randrange(10))]
+    if rng.random() < 0.1:
+        top.append(top)
+    if rng.random() < 0.1:
+        top = tuple(top)
+    p = rng.randrange(6)
+    emit("random%03d" % i, p, pickle.dumps(top, protocol=p), inline=True)
 
 with open(os.path.join(HERE, "golden.json"), "w") as f:
     f.write("[\n" + ",\n".join(json.dumps(e, separators=(",", ":")) for e in golden) + "\n]\n")

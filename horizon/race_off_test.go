@@ -1,0 +1,5 @@
+//go:build !race
+
+package horizon
+
+const raceEnabled = false
