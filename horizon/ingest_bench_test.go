@@ -42,7 +42,7 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 func benchIngest(b *testing.B, st store.Store) {
-	const conns, metrics, frame = 4, 10000, 500
+	const conns, metrics, frame = 4, 100000, 500 // as kale bench ingest: batches of distinct metrics
 	names := make([]string, metrics)
 	for i := range names {
 		names[i] = fmt.Sprintf("bench.host%03d.service%02d.metric%05d", i%1000, i%37, i)

@@ -146,7 +146,7 @@ func (s *Store) addNames(ctx context.Context, keys, miniKeys []string) error {
 		return nil
 	}
 	_, err := pipe.Exec(ctx)
-	s.met.commands.WithLabelValues("append").Add(float64(len(sent)))
+	s.met.commands.WithLabelValues("sadd").Add(float64(len(sent)))
 	for _, a := range sent {
 		if a.cmd.Err() != nil {
 			s.pending.add(a.set, a.members)
