@@ -15,6 +15,7 @@ import (
 // with handle, until ln is closed.
 func (s *Server) serveTCP(ctx context.Context, ln net.Listener, listener string, handle func(context.Context, net.Conn, string) error) {
 	gauge := s.metrics.connections.WithLabelValues(listener)
+	s.metrics.received.WithLabelValues(listener) // exported as 0 before the first connection
 	backoff := 5 * time.Millisecond
 	for {
 		c, err := ln.Accept()

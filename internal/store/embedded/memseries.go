@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"unsafe"
@@ -69,32 +68,6 @@ func (ms *memSeries) points() int {
 // empty reports whether ms holds no point.
 func (ms *memSeries) empty() bool {
 	return len(ms.head) == 0 && len(ms.chunks) == 0
-}
-
-// sortDedup sorts pts by timestamp and keeps, of each timestamp, the point
-// that came last, in place. It returns the result and the number of points
-// dropped.
-func sortDedup(pts []series.Point) ([]series.Point, int) {
-	sorted := true
-	for i := 1; i < len(pts); i++ {
-		if pts[i].Timestamp <= pts[i-1].Timestamp {
-			sorted = false
-			break
-		}
-	}
-	if sorted {
-		return pts, 0
-	}
-	slices.SortStableFunc(pts, func(a, b series.Point) int { return cmp.Compare(a.Timestamp, b.Timestamp) })
-	out := pts[:0]
-	for i := range pts {
-		if len(out) > 0 && out[len(out)-1].Timestamp == pts[i].Timestamp {
-			out[len(out)-1] = pts[i] // stable sort: pts[i] came later
-			continue
-		}
-		out = append(out, pts[i])
-	}
-	return out, len(pts) - len(out)
 }
 
 // mergeLWW appends to dst the union of the sorted, de-duplicated runs old
@@ -195,7 +168,7 @@ func (sl *sealer) seal(ms *memSeries) (replaced int, err error) {
 	if len(ms.head) == 0 {
 		return 0, nil
 	}
-	h, replaced := sortDedup(ms.head)
+	h, _, replaced := series.SortDedup(ms.head)
 	ms.head = ms.head[:0]
 	i := 0
 	for j := 0; j < len(ms.chunks) && i < len(h); j++ {
@@ -246,7 +219,7 @@ func (sl *sealer) trim(ms *memSeries, cutoff int64) (removed int, err error) {
 		}
 	}
 	removed = len(ms.head) - len(h)
-	h, dups := sortDedup(h)
+	h, _, dups := series.SortDedup(h)
 	removed += dups
 	ms.head = h
 
@@ -330,7 +303,7 @@ func (v *fetchView) points(from, until int64) ([]series.Point, error) {
 	if len(v.head) == 0 {
 		return out, nil
 	}
-	h, _ := sortDedup(v.head)
+	h, _, _ := series.SortDedup(v.head)
 	if len(out) == 0 || out[len(out)-1].Timestamp < h[0].Timestamp {
 		return append(out, h...), nil
 	}

@@ -469,7 +469,7 @@ func (s *Store) Fetch(ctx context.Context, name string, from, until int64) ([]se
 		return nil, s.fail(ctx, "fetch", "fetch "+name, err)
 	}
 	pts, derr := series.DecodePoints(nil, val)
-	pts, _ = sortDedup(pts)
+	pts, _, _ = series.SortDedup(pts)
 	lo, _ := slices.BinarySearchFunc(pts, from, cmpTS)
 	hi, found := slices.BinarySearchFunc(pts, until, cmpTS)
 	if found {
@@ -496,31 +496,6 @@ func cmpTS(p series.Point, ts int64) int {
 		return 1
 	}
 	return 0
-}
-
-// sortDedup sorts pts by timestamp keeping, for equal timestamps, the one
-// that came last in pts (last write wins), in place. It reports whether pts
-// was already strictly increasing (nothing to do).
-func sortDedup(pts []series.Point) ([]series.Point, bool) {
-	sorted := true
-	for i := 1; i < len(pts); i++ {
-		if pts[i].Timestamp <= pts[i-1].Timestamp {
-			sorted = false
-			break
-		}
-	}
-	if sorted {
-		return pts, true
-	}
-	slices.SortStableFunc(pts, func(a, b series.Point) int { return cmpTS(a, b.Timestamp) })
-	out := pts[:0]
-	for i, p := range pts {
-		if i+1 < len(pts) && pts[i+1].Timestamp == p.Timestamp {
-			continue // a later write of the same second follows
-		}
-		out = append(out, p)
-	}
-	return out, false
 }
 
 // pendingAdds holds set members whose SADD failed, to be sent again.

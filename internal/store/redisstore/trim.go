@@ -194,7 +194,7 @@ func (s *Store) trimBatch(ctx context.Context, ns namespace, cutoff int64, keys 
 		}
 		n0 := len(pts)
 		var sorted bool
-		pts, sorted = sortDedup(pts)
+		pts, sorted, _ = series.SortDedup(pts)
 		first, _ := slices.BinarySearchFunc(pts, cutoff+1, cmpTS)
 		pts = pts[first:]
 		removed := n0 - len(pts)
