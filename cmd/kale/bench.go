@@ -121,7 +121,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) int {
 	for i := range names {
 		names[i] = fmt.Sprintf("bench.host%03d.service%02d.metric%05d", i%1000, i%37, i)
 	}
-	fmt.Fprintf(stderr, "encoding %d points over %d metrics as %d-point pickle frames...\n", *points, *metrics, *frame)
+	progress.Printf(stderr, "encoding %d points over %d metrics as %d-point pickle frames...\n", *points, *metrics, *frame)
 	rng := rand.New(rand.NewPCG(1, 2))
 	frames := make([][]byte, 0, *points / *frame + 1)
 	batch := make([]series.Sample, 0, *frame)
@@ -150,7 +150,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) int {
 	go func() { runErr <- a.Run(ctx) }()
 	addr := a.Horizon.PickleAddr().String()
 
-	fmt.Fprintf(stderr, "sending to %s over %d connections into the %s store...\n", addr, *conns, *backend)
+	progress.Printf(stderr, "sending to %s over %d connections into the %s store...\n", addr, *conns, *backend)
 	start := time.Now()
 	var wg sync.WaitGroup
 	sendErr := make(chan error, *conns)
@@ -223,7 +223,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	rate := float64(*points) / elapsed.Seconds()
-	fmt.Fprintf(stderr, "%d points in %.2fs: %.0f points/s; %d stored; %.2f bytes/point\n",
+	progress.Printf(stderr, "%d points in %.2fs: %.0f points/s; %d stored; %.2f bytes/point\n",
 		*points, elapsed.Seconds(), rate, stored, bytesPerPoint)
 	fmt.Fprintf(stdout, "RESULT store=%s points_per_sec=%.0f points_sent=%d points_stored=%d bytes_per_point=%.2f seconds=%.3f metrics=%d conns=%d%s\n",
 		*backend, rate, *points, stored, bytesPerPoint, elapsed.Seconds(), *metrics, *conns, extra)

@@ -325,3 +325,35 @@ func TestUnreachableServers(t *testing.T) {
 		t.Errorf("redis: exit %d, %q", code, errs)
 	}
 }
+
+// kale bench ingest ends with the RESULT keys of docs/interfaces.md, every
+// point accounted for, on both stores.
+func TestBenchIngest(t *testing.T) {
+	t.Parallel()
+	r := testserver.StartRedis(t)
+	for _, args := range [][]string{
+		{"bench", "ingest", "--points", "20000", "--metrics", "1000", "--data-dir", t.TempDir()},
+		{"bench", "ingest", "--store", "redis", "--redis", r.URL, "--points", "20000", "--metrics", "1000"},
+	} {
+		code, out, errs := runKale(args...)
+		if code != 0 {
+			t.Fatalf("kale %v: exit %d\n%s", args, code, errs)
+		}
+		if !strings.HasPrefix(out, "RESULT ") || strings.Count(out, "\n") != 1 {
+			t.Fatalf("want one RESULT line on stdout, got %q", out)
+		}
+		kv := map[string]string{}
+		for _, f := range strings.Fields(out)[1:] {
+			k, v, _ := strings.Cut(f, "=")
+			kv[k] = v
+		}
+		for _, k := range []string{"points_per_sec", "points_sent", "points_stored", "bytes_per_point"} {
+			if kv[k] == "" {
+				t.Errorf("kale %v: RESULT lacks %s: %q", args, k, out)
+			}
+		}
+		if kv["points_sent"] != "20000" || kv["points_stored"] != "20000" {
+			t.Errorf("kale %v: sent %s, stored %s", args, kv["points_sent"], kv["points_stored"])
+		}
+	}
+}

@@ -24,12 +24,21 @@ type Bar struct {
 
 // New returns a Bar writing to w, which draws only if w is a terminal.
 func New(w io.Writer, label string, total int64) *Bar {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
+	return &Bar{w: w, label: label, total: total, start: time.Now(), tty: IsTerminal(w)}
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Printf writes to w only if w is a terminal: human commentary that
+// scripts reading the output do not want.
+func Printf(w io.Writer, format string, args ...any) {
+	if IsTerminal(w) {
+		fmt.Fprintf(w, format, args...)
 	}
-	now := time.Now()
-	return &Bar{w: w, label: label, total: total, start: now, tty: tty}
 }
 
 // Update redraws the line (at most ten times a second) with done of total.
