@@ -35,7 +35,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "ingest":
 		return benchIngest(args[1:], stdout, stderr)
-	case "gen", "analyze", "nab", "oculus":
+	case "gen":
+		return benchGen(args[1:], stdout, stderr)
+	case "analyze", "nab", "oculus":
 		return notBuilt("kale bench "+args[0], stderr)
 	}
 	fmt.Fprintf(stderr, "kale bench: unknown benchmark %q (want ingest, gen, analyze, nab or oculus)\n", args[0])

@@ -32,7 +32,7 @@ Usage:
   kale config defaults                     print the full default config, every key commented
   kale config check --config FILE          validate a config
   kale replay    --in CSV_OR_DIR --out DIR [--profile NAME]                    (not built yet)
-  kale bench     ingest|gen|analyze|nab|oculus [flags]   benchmarks (ingest is built)
+  kale bench     ingest|gen|analyze|nab|oculus [flags]   benchmarks (ingest and gen are built)
   kale version
 
 Run "kale COMMAND --help" for a command's flags.

@@ -60,7 +60,7 @@ func TestConfigCommands(t *testing.T) {
 
 func TestCommandsNotBuiltYet(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"analyzer"}, {"oculus"}, {"replay"}, {"bench", "nab"}, {"bench", "gen"}} {
+	for _, args := range [][]string{{"analyzer"}, {"oculus"}, {"replay"}, {"bench", "nab"}, {"bench", "oculus"}} {
 		code, _, errs := runKale(args...)
 		if code != 2 || !strings.Contains(errs, "not built yet") {
 			t.Errorf("kale %v: exit %d %q; want exit 2 and 'not built yet'", args, code, errs)
