@@ -98,8 +98,10 @@ func (c Config) Validate() error {
 	if c.Kafka.Group == "" {
 		errs = append(errs, errors.New("horizon.kafka.group must not be empty"))
 	}
-	if c.Filters.MaxAge < 0 || c.Filters.MaxFuture < 0 {
-		errs = append(errs, errors.New("horizon.filters.max_age and max_future must be >= 0 (0 turns them off)"))
+	for name, d := range map[string]time.Duration{"max_age": c.Filters.MaxAge, "max_future": c.Filters.MaxFuture} {
+		if d < 0 || (d > 0 && d < time.Second) {
+			errs = append(errs, fmt.Errorf("horizon.filters.%s must be 0 (off) or at least 1s (timestamps are whole seconds), not %v", name, d))
+		}
 	}
 	if c.Filters.MaxNameLength <= 0 {
 		errs = append(errs, errors.New("horizon.filters.max_name_length must be > 0"))

@@ -18,7 +18,8 @@ const kafkaBatch = 1000
 // MessagePack [name, [ts, value]] (horizon.kafka.format). Offsets are
 // committed only after the message's points have been written to the store,
 // so a crash replays messages rather than losing them (at-least-once; a
-// replayed point rewrites the same timestamp, which is harmless).
+// replayed point rewrites the same timestamp, which is harmless). A broker
+// outage is logged and retried for as long as Kale runs.
 func (s *Server) runKafka(ctx context.Context) error {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        s.cfg.Kafka.Brokers,
@@ -33,73 +34,89 @@ func (s *Server) runKafka(ctx context.Context) error {
 	defer r.Close()
 
 	msgs := make(chan kafka.Message, kafkaBatch)
-	fetchErr := make(chan error, 1)
 	go func() {
 		defer close(msgs)
+		backoff := 100 * time.Millisecond
 		for {
 			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					fetchErr <- err
-				}
+			if ctx.Err() != nil {
 				return
 			}
-			msgs <- m
+			if err != nil {
+				// kafka-go gives up on a group after a few failed joins;
+				// it recovers once the broker is back, so keep asking.
+				s.warn.Warn("kafka_fetch", "cannot read from kafka; retrying", "topic", s.cfg.Kafka.Topic,
+					"brokers", s.cfg.Kafka.Brokers, "err", err, "retry_in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return
+				}
+				backoff = min(backoff*2, 5*time.Second)
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 
 	received := s.metrics.received.WithLabelValues(listenerKafka)
 	onReject := s.rejectFunc(listenerKafka)
-	var pending []kafka.Message
+	var pending []kafka.Message // decoded into b, not yet committed
+	b := getBatch()
+	defer func() { putBatch(b) }()
 	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	store := func() error {
+	timer.Stop()
+	// store writes b and commits pending; false once Horizon has given up
+	// on the store at shutdown (then nothing is committed, and the messages
+	// are read again on the next start).
+	store := func() bool {
+		timer.Stop()
 		if len(pending) == 0 {
-			return nil
+			return true
 		}
-		b := getBatch()
-		n := 0
-		now := s.now().Unix()
-		for _, m := range pending {
-			n += s.decodeKafka(m.Value, b, now, onReject)
-		}
-		received.Add(float64(n))
-		s.accept(listenerKafka, b, now)
+		s.accept(listenerKafka, b, s.now().Unix())
 		done := make(chan error, 1)
 		b.done = func(err error) { done <- err }
-		if !s.submit(ctx, b) {
-			return nil // shutting down: uncommitted messages are read again next time
+		ok := s.submit(listenerKafka, b)
+		b = getBatch()
+		if !ok {
+			return false
 		}
 		if err := <-done; err != nil {
-			return nil // the store is gone (shutdown): do not commit
+			return false
 		}
-		if err := r.CommitMessages(context.WithoutCancel(ctx), pending...); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := r.CommitMessages(cctx, pending...); err != nil {
 			s.warn.Warn("kafka_commit", "cannot commit kafka offsets; the messages will be read again", "err", err)
 		}
+		cancel()
 		pending = pending[:0]
-		return nil
+		return true
 	}
 	for {
 		select {
 		case m, ok := <-msgs:
 			if !ok {
 				store()
-				select {
-				case err := <-fetchErr:
-					return fmt.Errorf("cannot read kafka topic %q from %v: %w", s.cfg.Kafka.Topic, s.cfg.Kafka.Brokers, err)
-				default:
-					return nil
-				}
+				return nil
 			}
 			if len(pending) == 0 {
 				timer.Reset(s.cfg.Queue.FlushInterval)
 			}
+			received.Add(float64(s.decodeKafka(m.Value, b, s.now().Unix(), onReject)))
 			pending = append(pending, m)
-			if len(pending) >= kafkaBatch {
-				store()
+			if len(pending) >= kafkaBatch && !store() {
+				return nil
 			}
 		case <-timer.C:
-			store()
+			if !store() {
+				return nil
+			}
 		}
 	}
 }

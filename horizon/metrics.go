@@ -11,6 +11,9 @@ const (
 	listenerPlaintextTCP = "plaintext_tcp"
 	listenerPlaintextUDP = "plaintext_udp"
 	listenerKafka        = "kafka"
+	// listenerWriter labels points lost after batches of several listeners
+	// were merged for writing.
+	listenerWriter = "writer"
 )
 
 type metrics struct {
@@ -38,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"listener", "reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "points_dropped_total",
-			Help: "Good points Kale could not keep (UDP with a full queue), by listener and reason.",
+			Help: "Good points Kale could not keep, by listener and reason: queue_full (UDP only), store_unavailable (shutdown gave up on a failing store).",
 		}, []string{"listener", "reason"}),
 		badFrames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "bad_frames_total",

@@ -59,7 +59,7 @@ const (
 
 	// pickleMaxPayload keeps every offset and length (protocol 0 strings
 	// may double in UTF-8) within 32 bits. Frames are far smaller.
-	pickleMaxPayload = 1 << 31
+	pickleMaxPayload = 1<<31 - 1 // also fits a 32-bit int
 )
 
 // DecodePickle decodes one pickle payload (a frame without its 4-byte length) and appends its samples to dst.

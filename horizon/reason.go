@@ -24,7 +24,8 @@ const (
 
 // ... or dropped (Kale could not keep it).
 const (
-	ReasonQueueFull Reason = "queue_full" // UDP only: the ingest queue was full
+	ReasonQueueFull        Reason = "queue_full"        // UDP only: the ingest queue was full
+	ReasonStoreUnavailable Reason = "store_unavailable" // shutdown gave up on a store that kept failing
 )
 
 // RejectError is the error a parser returns (or reports) for one point it

@@ -55,14 +55,24 @@ type Server struct {
 
 	written atomic.Int64
 
-	// giveUp is closed when Run has waited drainTimeout for the writers
-	// after the listeners stopped: a store still failing then loses the
-	// points it holds (logged), rather than hanging shutdown forever.
-	giveUp chan struct{}
+	handlers sync.WaitGroup // TCP connection handlers
+
+	// giveUp is cancelled drainTimeout after shutdown begins, if Horizon
+	// has not drained by then: a store still failing then loses the points
+	// Horizon holds (counted as dropped, reason store_unavailable) rather
+	// than hanging shutdown forever. Store calls run under it.
+	giveUp       context.Context
+	cancelGiveUp context.CancelFunc
+	drainTimeout time.Duration // drainTimeoutDefault; tests shorten it
 }
 
-// drainTimeout bounds how long shutdown waits for a failing store.
-const drainTimeout = 15 * time.Second
+// drainTimeoutDefault bounds how long shutdown waits for a failing store.
+const drainTimeoutDefault = 15 * time.Second
+
+// shutdownGrace is how long connections keep being read after shutdown
+// begins, so that what senders already sent (and the kernel acknowledged)
+// is taken in rather than cut off.
+const shutdownGrace = time.Second
 
 // batch is what a listener hands to the writers: a frame, a read burst.
 type batch struct {
@@ -94,17 +104,20 @@ func New(cfg Config, st store.Store, logger *slog.Logger, reg prometheus.Registe
 	if cfg.Queue.Writers == 0 {
 		cfg.Queue.Writers = runtime.GOMAXPROCS(0)
 	}
+	giveUp, cancel := context.WithCancel(context.Background())
 	return &Server{
-		cfg:     cfg,
-		store:   st,
-		logger:  logger,
-		metrics: newMetrics(reg),
-		warn:    newRateLog(logger, 10*time.Second),
-		filter:  newFilter(cfg.Filters),
-		now:     time.Now,
-		queue:   make(chan *batch, cfg.Queue.Size),
-		conns:   make(map[net.Conn]struct{}),
-		giveUp:  make(chan struct{}),
+		giveUp:       giveUp,
+		cancelGiveUp: cancel,
+		drainTimeout: drainTimeoutDefault,
+		cfg:          cfg,
+		store:        st,
+		logger:       logger,
+		metrics:      newMetrics(reg),
+		warn:         newRateLog(logger, 10*time.Second),
+		filter:       newFilter(cfg.Filters),
+		now:          time.Now,
+		queue:        make(chan *batch, cfg.Queue.Size),
+		conns:        make(map[net.Conn]struct{}),
 	}, nil
 }
 
@@ -156,8 +169,9 @@ func (s *Server) Listen() error {
 // PickleAddr returns the bound pickle address, or nil when it is off.
 func (s *Server) PickleAddr() net.Addr { return addrOf(s.pickleLn) }
 
-// PlaintextAddr returns the bound plaintext TCP address (UDP uses the same
-// port), or nil when it is off.
+// PlaintextAddr returns the bound plaintext TCP address, or nil when it is
+// off. With a fixed port UDP listens on the same port; with port 0 the
+// kernel picks each separately (see PlaintextUDPAddr).
 func (s *Server) PlaintextAddr() net.Addr { return addrOf(s.plainLn) }
 
 // PlaintextUDPAddr returns the bound plaintext UDP address, or nil.
@@ -214,22 +228,22 @@ func (s *Server) Run(ctx context.Context) error {
 		"msgpack", s.MsgpackAddr(), "kafka_topic", s.cfg.Kafka.Topic, "writers", s.cfg.Queue.Writers)
 
 	<-ctx.Done()
+	// Shutdown: stop accepting; read what connections already carry for a
+	// moment; hand everything to the writers; let them write it. If the
+	// store cannot take it within drainTimeout, give up (counted).
+	deadline := time.AfterFunc(s.drainTimeout, s.cancelGiveUp)
+	defer deadline.Stop()
 	s.closeListeners()
 	s.connMu.Lock()
 	for c := range s.conns {
-		c.Close()
+		c.SetReadDeadline(time.Now().Add(shutdownGrace))
 	}
 	s.connMu.Unlock()
 	listeners.Wait()
+	s.handlers.Wait() // no handler can submit after this
 	close(s.queue)
-	drained := make(chan struct{})
-	go func() { writers.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(drainTimeout):
-		close(s.giveUp)
-		<-drained
-	}
+	writers.Wait()
+	s.cancelGiveUp()
 	s.logger.Info("horizon stopped", "points_written", s.written.Load())
 	return kafkaErr
 }
@@ -246,8 +260,7 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// accept filters b's samples in place, counts what it refused, and returns
-// how many remain.
+// accept filters b's samples in place and counts what it refused.
 func (s *Server) accept(listener string, b *batch, now int64) {
 	kept := b.samples[:0]
 	for i := range b.samples {
@@ -284,9 +297,11 @@ func (s *Server) rejectFunc(listener string) func(error) {
 	}
 }
 
-// submit hands b to the writers, waiting while the queue is full. It
-// returns false (and recycles b) only when ctx is done first.
-func (s *Server) submit(ctx context.Context, b *batch) bool {
+// submit hands b to the writers, waiting while the queue is full: that
+// wait is TCP's backpressure. It returns false only when Horizon has given
+// up on a failing store at shutdown; b's points are then counted as
+// dropped (store_unavailable) and b is recycled.
+func (s *Server) submit(listener string, b *batch) bool {
 	if len(b.samples) == 0 && b.done == nil {
 		putBatch(b)
 		return true
@@ -297,9 +312,13 @@ func (s *Server) submit(ctx context.Context, b *batch) bool {
 	select {
 	case s.queue <- b:
 		return true
-	case <-ctx.Done():
+	case <-s.giveUp.Done():
 		s.pending.Add(-n)
 		s.metrics.queued.Sub(float64(n))
+		s.metrics.dropped.WithLabelValues(listener, string(ReasonStoreUnavailable)).Add(float64(n))
+		if b.done != nil {
+			b.done(s.giveUp.Err())
+		}
 		putBatch(b)
 		return false
 	}
@@ -375,12 +394,17 @@ func (s *Server) writer() {
 }
 
 // write stores samples, retrying with backoff until the store accepts them.
-// It gives up only after the store has been closed.
+// It gives up only when the store is closed, or at shutdown after
+// drainTimeout; the points are then counted as dropped (store_unavailable).
 func (s *Server) write(samples []series.Sample) error {
 	backoff := 50 * time.Millisecond
 	for {
+		if err := s.giveUp.Err(); err != nil {
+			s.lose(samples, err)
+			return err
+		}
 		start := time.Now()
-		err := s.store.Append(context.Background(), samples)
+		err := s.store.Append(s.giveUp, samples)
 		s.metrics.storeWrite.Observe(time.Since(start).Seconds())
 		if err == nil {
 			n := int64(len(samples))
@@ -391,27 +415,26 @@ func (s *Server) write(samples []series.Sample) error {
 			return nil
 		}
 		s.metrics.storeErrors.Inc()
-		if errors.Is(err, store.ErrClosed) || s.givenUp() {
-			s.logger.Error("cannot write queued points at shutdown; they are lost", "points", len(samples), "err", err)
-			s.pending.Add(-int64(len(samples)))
-			s.metrics.queued.Sub(float64(len(samples)))
+		if errors.Is(err, store.ErrClosed) {
+			s.lose(samples, err)
 			return err
 		}
 		s.warn.Warn("store_error", "cannot write to the store; retrying (senders wait meanwhile)",
 			"err", err, "points", len(samples), "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
-		case <-s.giveUp:
+		case <-s.giveUp.Done():
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
-func (s *Server) givenUp() bool {
-	select {
-	case <-s.giveUp:
-		return true
-	default:
-		return false
-	}
+// lose accounts for samples Horizon held but could not store.
+func (s *Server) lose(samples []series.Sample, err error) {
+	n := len(samples)
+	s.logger.Error("cannot write points at shutdown: the store does not take them; they are lost",
+		"points", n, "err", err)
+	s.pending.Add(-int64(n))
+	s.metrics.queued.Sub(float64(n))
+	s.metrics.dropped.WithLabelValues(listenerWriter, string(ReasonStoreUnavailable)).Add(float64(n))
 }

@@ -2,6 +2,7 @@ package horizon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -13,7 +14,7 @@ import (
 
 // serveTCP accepts connections on ln and serves each in its own goroutine
 // with handle, until ln is closed.
-func (s *Server) serveTCP(ctx context.Context, ln net.Listener, listener string, handle func(context.Context, net.Conn, string) error) {
+func (s *Server) serveTCP(ctx context.Context, ln net.Listener, listener string, handle func(net.Conn, string) error) {
 	gauge := s.metrics.connections.WithLabelValues(listener)
 	s.metrics.received.WithLabelValues(listener) // exported as 0 before the first connection
 	backoff := 5 * time.Millisecond
@@ -37,9 +38,11 @@ func (s *Server) serveTCP(ctx context.Context, ln net.Listener, listener string,
 			return
 		}
 		s.conns[c] = struct{}{}
+		s.handlers.Add(1)
 		s.connMu.Unlock()
 		gauge.Inc()
 		go func() {
+			defer s.handlers.Done()
 			defer func() {
 				c.Close()
 				s.connMu.Lock()
@@ -47,19 +50,37 @@ func (s *Server) serveTCP(ctx context.Context, ln net.Listener, listener string,
 				s.connMu.Unlock()
 				gauge.Dec()
 			}()
-			if err := handle(ctx, c, listener); err != nil && ctx.Err() == nil {
+			err := handle(c, listener)
+			var fe *frameError
+			switch {
+			case errors.As(err, &fe):
 				s.metrics.badFrames.WithLabelValues(listener).Inc()
-				s.warn.Warn(listener+"conn", "closing connection", "listener", listener,
+				s.warn.Warn(listener+"frame", "bad frame: closing the connection", "listener", listener,
+					"remote", c.RemoteAddr().String(), "err", err)
+			case err != nil && ctx.Err() == nil:
+				s.warn.Warn(listener+"conn", "connection failed", "listener", listener,
 					"remote", c.RemoteAddr().String(), "err", err)
 			}
 		}()
 	}
 }
 
+// frameError is a frame that could not be taken: counted in
+// kale_horizon_bad_frames_total, unlike a connection that merely failed.
+type frameError struct{ err error }
+
+func (e *frameError) Error() string { return e.err.Error() }
+func (e *frameError) Unwrap() error { return e.err }
+
+func badFrame(format string, args ...any) error {
+	return &frameError{fmt.Errorf(format, args...)}
+}
+
 // handlePickle reads length-prefixed pickle frames until EOF. A frame that
-// cannot be decoded, or declares more than max_frame_bytes, ends the
-// connection with an error; the points of earlier frames are kept.
-func (s *Server) handlePickle(ctx context.Context, c net.Conn, listener string) error {
+// cannot be decoded, declares more than max_frame_bytes, or is cut short by
+// the sender ends the connection with a *frameError; the points of earlier
+// frames are kept.
+func (s *Server) handlePickle(c net.Conn, listener string) error {
 	r := bufio.NewReaderSize(c, 64<<10)
 	received := s.metrics.received.WithLabelValues(listener)
 	onReject := s.rejectFunc(listener)
@@ -73,13 +94,13 @@ func (s *Server) handlePickle(ctx context.Context, c net.Conn, listener string) 
 				return nil
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return errors.New("connection closed inside a frame header")
+				return badFrame("connection closed inside a frame header")
 			}
 			return err
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
 		if uint64(n) > uint64(s.cfg.Pickle.MaxFrameBytes) {
-			return fmt.Errorf("frame of %d bytes exceeds horizon.pickle.max_frame_bytes (%d)", n, s.cfg.Pickle.MaxFrameBytes)
+			return badFrame("frame of %d bytes exceeds horizon.pickle.max_frame_bytes (%d)", n, s.cfg.Pickle.MaxFrameBytes)
 		}
 		if cap(payload) < int(n) {
 			payload = make([]byte, n)
@@ -87,7 +108,7 @@ func (s *Server) handlePickle(ctx context.Context, c net.Conn, listener string) 
 		payload = payload[:n]
 		if _, err := io.ReadFull(r, payload); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return errors.New("connection closed inside a frame")
+				return badFrame("connection closed inside a frame (%d bytes declared)", n)
 			}
 			return err
 		}
@@ -97,11 +118,11 @@ func (s *Server) handlePickle(ctx context.Context, c net.Conn, listener string) 
 		b.samples, err = DecodePickle(b.samples, payload, countingReject)
 		if err != nil {
 			putBatch(b)
-			return err
+			return &frameError{err}
 		}
 		received.Add(float64(len(b.samples) + rejected))
 		s.accept(listener, b, s.now().Unix())
-		if !s.submit(ctx, b) {
+		if !s.submit(listener, b) {
 			return nil
 		}
 		if cap(payload) > 1<<20 {
@@ -111,10 +132,13 @@ func (s *Server) handlePickle(ctx context.Context, c net.Conn, listener string) 
 }
 
 // handlePlaintext reads "name value timestamp\n" lines until EOF. Bad lines
-// are counted and skipped; a line longer than max_line_length is skipped
-// whole.
-func (s *Server) handlePlaintext(ctx context.Context, c net.Conn, listener string) error {
-	r := bufio.NewReaderSize(c, s.cfg.Plaintext.MaxLineLength)
+// are counted and skipped; blank lines are skipped; a line longer than
+// max_line_length is skipped whole. An unterminated last line is parsed only
+// at a clean EOF: a connection that fails mid-line leaves a fragment
+// ("... 1700" of "... 1700000000") that must not become a point.
+func (s *Server) handlePlaintext(c net.Conn, listener string) error {
+	// +2: the limit is on the line, without its "\r\n".
+	r := bufio.NewReaderSize(c, s.cfg.Plaintext.MaxLineLength+2)
 	received := s.metrics.received.WithLabelValues(listener)
 	onReject := s.rejectFunc(listener)
 	b := getBatch()
@@ -123,7 +147,7 @@ func (s *Server) handlePlaintext(ctx context.Context, c net.Conn, listener strin
 	flush := func() bool {
 		received.Add(float64(n))
 		s.accept(listener, b, s.now().Unix())
-		ok := s.submit(ctx, b)
+		ok := s.submit(listener, b)
 		b, n = getBatch(), 0
 		return ok
 	}
@@ -140,7 +164,9 @@ func (s *Server) handlePlaintext(ctx context.Context, c net.Conn, listener strin
 			continue
 		case skipping:
 			skipping = err != nil // the tail of a long line: drop it
-		case len(line) > 0:
+		case len(line) > 0 && line[len(line)-1] != '\n' && !errors.Is(err, io.EOF):
+			// a fragment cut off by a failed connection: not a line
+		case len(bytes.TrimSpace(line)) > 0:
 			n++
 			if sample, perr := ParsePlaintext(trimNewline(line), s.now().Unix()); perr != nil {
 				onReject(perr)

@@ -151,6 +151,13 @@ func benchIngest(args []string, stdout, stderr io.Writer) int {
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.Run(ctx) }()
 	addr := a.Horizon.PickleAddr().String()
+	// failRunning stops Horizon and waits for it before the deferred
+	// clean-ups (temporary data dir, local redis-server) run.
+	failRunning := func(err error) int {
+		cancel()
+		<-runErr
+		return fail(err)
+	}
 
 	progress.Printf(stderr, "sending to %s over %d connections into the %s store...\n", addr, *conns, *backend)
 	start := time.Now()
@@ -176,8 +183,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) int {
 	for a.Horizon.Written() < int64(*points) {
 		select {
 		case err := <-sendErr:
-			cancel()
-			return fail(fmt.Errorf("sender: %w", err))
+			return failRunning(fmt.Errorf("sender: %w", err))
 		case err := <-runErr:
 			cancel()
 			return fail(fmt.Errorf("horizon stopped: %v", err))
@@ -185,8 +191,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) int {
 		}
 		prog.Update(a.Horizon.Written())
 		if time.Since(start) > 10*time.Minute {
-			cancel()
-			return fail(fmt.Errorf("only %d of %d points stored after 10 minutes", a.Horizon.Written(), *points))
+			return failRunning(fmt.Errorf("only %d of %d points stored after 10 minutes", a.Horizon.Written(), *points))
 		}
 	}
 	elapsed := time.Since(start)
@@ -198,8 +203,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) int {
 	for _, n := range names {
 		pts, err := a.Store.Fetch(context.Background(), n, math.MinInt64, math.MaxInt64)
 		if err != nil {
-			cancel()
-			return fail(fmt.Errorf("cannot fetch %s: %w", n, err))
+			return failRunning(fmt.Errorf("cannot fetch %s: %w", n, err))
 		}
 		stored += int64(len(pts))
 	}

@@ -213,6 +213,10 @@ func serve(name string, args []string, comps app.Components, stdout, stderr io.W
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C or SIGTERM kills at once, as users expect
+	}()
 	logger.Info("kale started", "command", name, "version", version(), "store", cfg.BackendName(),
 		"data_dir", cfg.DataDir, "http", a.HTTPAddr())
 	if err := a.Run(ctx); err != nil {
