@@ -356,33 +356,29 @@ func TestSkylineClassicParity(t *testing.T) {
 			for i := range ts {
 				ts[i] = p.T0 + int64(i)*p.Step
 			}
-			o := SkylineOptions{Classic: true, FullDuration: h.FullDuration}
+			e := Classic(h.FullDuration) // the whole classic profile: pre-checks, votes, consensus
+			if e.Consensus != h.Consensus {
+				t.Fatalf("consensus %d, Etsy's file says %d", e.Consensus, h.Consensus)
+			}
 			var s Scratch
 			var v []float64
-			var out [9]Outcome
+			var verdict Verdict
 			var perAlg [9]int
 			metricsAgree, votesAgree, votes, logged := 0, 0, 0, 0
 			for _, want := range verdicts {
 				v = parity.GenerateMetric(v, p, want.Metric)
-				err := SkylineRun(ts, v, h.Now, o, &s, &out)
-				nos := 0
-				for _, oc := range out {
-					if oc.Vote == No {
-						nos++
-					}
-				}
-				anomalous := err == nil && nos <= len(out)-h.Consensus
-				if anomalous == want.Anomalous {
+				e.Analyze(ts, v, h.Now, &s, &verdict)
+				if verdict.Anomalous == want.Anomalous {
 					metricsAgree++
 				}
-				for i, oc := range out {
+				for i, vote := range verdict.Votes {
 					votes++
-					if int8(oc.Vote) == int8(want.Votes[i]) {
+					if int8(vote) == int8(want.Votes[i]) {
 						votesAgree++
 						perAlg[i]++
 					} else if logged < 10 {
 						logged++
-						t.Logf("metric %d %s: ours %v (ratio %v), Etsy %v", want.Metric, SkylineNames[i], oc.Vote, oc.Ratio, want.Votes[i])
+						t.Logf("metric %d %s: ours %v (ratio %v), Etsy %v", want.Metric, SkylineNames[i], vote, verdict.Ratios[i], want.Votes[i])
 					}
 				}
 			}

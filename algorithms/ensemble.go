@@ -1,0 +1,257 @@
+package algorithms
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// The pre-check exceptions, Skyline's names: an ensemble that raises one did
+// not judge the metric. Counted by reason by the analyzer.
+var (
+	// ErrTooShort: fewer points than Checks.MinLength (Skyline's
+	// MIN_TOLERABLE_LENGTH).
+	ErrTooShort = errors.New("TooShort")
+	// ErrStale: the newest point is older than now - Checks.StalePeriod
+	// (Skyline's STALE_PERIOD).
+	ErrStale = errors.New("Stale")
+	// ErrBoring: the last Checks.BoredomPoints values take exactly
+	// Checks.BoredomSetSize distinct values (Skyline's MAX_TOLERABLE_BOREDOM
+	// and BOREDOM_SET_SIZE; with set size 1, a flat series).
+	ErrBoring = errors.New("Boring")
+)
+
+// Detector is a named detector bound to its options.
+type Detector struct {
+	Name string
+	Run  func(t []int64, v []float64, now int64, s *Scratch) Outcome
+}
+
+// Checks are the pre-checks run before any detector, in Skyline's order.
+type Checks struct {
+	MinLength      int   // TooShort below this many points; 0 = off
+	StalePeriod    int64 // Stale when now - newest timestamp exceeds this (seconds); 0 = off
+	BoredomPoints  int   // Boring looks at this many newest values; 0 = off
+	BoredomSetSize int   // ... and fires when they take exactly this many distinct values
+}
+
+// Ensemble is a set of detectors with a consensus rule: a profile.
+type Ensemble struct {
+	Name      string
+	Detectors []Detector
+	// Consensus is how many detectors must agree. Skyline's rule, kept in
+	// both modes: anomalous iff the No votes are at most
+	// len(Detectors) - Consensus, so a None vote counts as yes.
+	Consensus int
+	Checks    Checks
+	// Classic is Etsy Skyline's Analyzer: a detector on which Etsy's Python
+	// raises makes the whole ensemble "not anomalous" with no votes, and
+	// the nine detectors are run as SkylineRun does. With Classic, the
+	// Detectors must be the nine classic Skyline detectors.
+	Classic bool
+	// Skyline holds the options of the classic run.
+	Skyline SkylineOptions
+}
+
+// Verdict is an ensemble's judgement of a series' newest point.
+type Verdict struct {
+	Anomalous bool
+	// Err is a pre-check exception (ErrTooShort, ErrStale, ErrBoring) or,
+	// for a classic ensemble, ErrSkylineRaised; the votes are then not
+	// meaningful and Anomalous is false.
+	Err error
+	// Votes and Ratios are the detectors' outcomes, in Detectors order.
+	Votes  []Vote
+	Ratios []float64
+	// Score grades the verdict in [0, 1]: the share of detectors voting
+	// yes (None counting as yes, as in the consensus), so Score >=
+	// Consensus/len(Detectors) exactly when Anomalous.
+	Score float64
+	// Timestamp and Value are the judged (newest) point.
+	Timestamp int64
+	Value     float64
+}
+
+// Fired returns the names of the detectors that voted Yes.
+func (e *Ensemble) Fired(v *Verdict) []string {
+	var out []string
+	for i, vote := range v.Votes {
+		if vote == Yes {
+			out = append(out, e.Detectors[i].Name)
+		}
+	}
+	return out
+}
+
+// Validate reports a malformed ensemble.
+func (e *Ensemble) Validate() error {
+	n := len(e.Detectors)
+	switch {
+	case n == 0:
+		return fmt.Errorf("ensemble %q: no detectors", e.Name)
+	case e.Consensus < 1 || e.Consensus > n:
+		return fmt.Errorf("ensemble %q: consensus %d must be 1 to %d", e.Name, e.Consensus, n)
+	case e.Classic && n != len(SkylineNames):
+		return fmt.Errorf("ensemble %q: a classic ensemble runs Skyline's nine detectors", e.Name)
+	}
+	return nil
+}
+
+// Analyze judges the newest point of the series (t ascending, v of the same
+// length) at time now into out, reusing out's slices. s is the caller's
+// scratch space (one per goroutine).
+func (e *Ensemble) Analyze(t []int64, v []float64, now int64, s *Scratch, out *Verdict) {
+	n := len(e.Detectors)
+	out.Anomalous, out.Err, out.Score = false, nil, 0
+	out.Votes = slices.Grow(out.Votes[:0], n)[:n]
+	out.Ratios = slices.Grow(out.Ratios[:0], n)[:n]
+	clear(out.Votes)
+	for i := range out.Ratios {
+		out.Ratios[i] = math.NaN()
+	}
+	out.Timestamp, out.Value = 0, math.NaN()
+	if len(t) > 0 {
+		out.Timestamp, out.Value = t[len(t)-1], v[len(v)-1]
+	}
+	if out.Err = e.Checks.check(t, v, now, s); out.Err != nil {
+		return
+	}
+	if e.Classic {
+		var oc [9]Outcome
+		if err := SkylineRun(t, v, now, e.Skyline, s, &oc); err != nil {
+			out.Err = err
+			for i := range oc {
+				out.Votes[i], out.Ratios[i] = oc[i].Vote, oc[i].Ratio
+			}
+			return
+		}
+		for i := range oc {
+			out.Votes[i], out.Ratios[i] = oc[i].Vote, oc[i].Ratio
+		}
+	} else {
+		for i, d := range e.Detectors {
+			oc := d.Run(t, v, now, s)
+			out.Votes[i], out.Ratios[i] = oc.Vote, oc.Ratio
+		}
+	}
+	nos := 0
+	for _, vote := range out.Votes {
+		if vote == No {
+			nos++
+		}
+	}
+	out.Anomalous = nos <= n-e.Consensus
+	out.Score = float64(n-nos) / float64(n)
+}
+
+// check runs the pre-checks in Skyline's order.
+func (c Checks) check(t []int64, v []float64, now int64, s *Scratch) error {
+	if len(t) == 0 || len(t) < c.MinLength {
+		return ErrTooShort
+	}
+	if c.StalePeriod > 0 && now-t[len(t)-1] > c.StalePeriod {
+		return ErrStale
+	}
+	if c.BoredomPoints > 0 {
+		tail := v[max(0, len(v)-c.BoredomPoints):]
+		if distinctUpTo(tail, c.BoredomSetSize+1, s) == c.BoredomSetSize {
+			return ErrBoring
+		}
+	}
+	return nil
+}
+
+// distinctUpTo counts the distinct values of v, all NaNs counting as one
+// value, stopping at limit. It uses Scratch Floats slot 7.
+func distinctUpTo(v []float64, limit int, s *Scratch) int {
+	seen := s.Floats(7, 0)
+	for _, x := range v {
+		found := false
+		for _, y := range seen {
+			if x == y || (x != x && y != y) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			seen = append(seen, x)
+			if len(seen) >= limit {
+				break
+			}
+		}
+	}
+	s.floats[7] = seen[:0]
+	return len(seen)
+}
+
+// skylineDetector binds one of the nine to its options.
+func skylineDetector(i int, o SkylineOptions) Detector {
+	f := SkylineDetectors[i]
+	return Detector{Name: SkylineNames[i], Run: func(t []int64, v []float64, now int64, s *Scratch) Outcome {
+		return f(t, v, now, o, s)
+	}}
+}
+
+// Classic returns Etsy Skyline's Analyzer: the nine algorithms in
+// settings.py order, CONSENSUS 6, MIN_TOLERABLE_LENGTH 1, STALE_PERIOD
+// 500, MAX_TOLERABLE_BOREDOM 100 with BOREDOM_SET_SIZE 1, quirks included
+// (see the Skyline detectors). fullDuration is FULL_DURATION in seconds.
+func Classic(fullDuration int64) *Ensemble {
+	o := SkylineOptions{Classic: true, FullDuration: fullDuration}
+	e := &Ensemble{
+		Name:      "classic",
+		Consensus: 6,
+		Checks:    Checks{MinLength: 1, StalePeriod: 500, BoredomPoints: 100, BoredomSetSize: 1},
+		Classic:   true,
+		Skyline:   o,
+	}
+	for i := range SkylineNames {
+		e.Detectors = append(e.Detectors, skylineDetector(i, o))
+	}
+	return e
+}
+
+// Profile returns the named profile: "classic" or "default".
+func Profile(name string, fullDuration int64) (*Ensemble, error) {
+	switch name {
+	case "classic":
+		return Classic(fullDuration), nil
+	case "default":
+		return Default(fullDuration), nil
+	}
+	return nil, fmt.Errorf("unknown profile %q: want classic or default", name)
+}
+
+// Default returns Kale's ensemble: Skyline's detectors with Etsy's defects
+// fixed, three-sigma, Holt-Winters and the control charts.
+//
+// Not finished: the membership and consensus are a first cut, to be tuned
+// on NAB (the Detection core issue asks for >= 60 standard).
+func Default(fullDuration int64) *Ensemble {
+	o := SkylineOptions{FullDuration: fullDuration}
+	e := &Ensemble{
+		Name:   "default",
+		Checks: Checks{MinLength: 30, StalePeriod: 500, BoredomPoints: 100, BoredomSetSize: 1},
+	}
+	for i := range SkylineNames {
+		e.Detectors = append(e.Detectors, skylineDetector(i, o))
+	}
+	e.Detectors = append(e.Detectors,
+		Detector{Name: "three_sigma", Run: ThreeSigma},
+		Detector{Name: "holt_winters", Run: func(t []int64, v []float64, now int64, s *Scratch) Outcome {
+			return HoltWinters(t, v, now, s, HoltWintersOptions{})
+		}},
+		Detector{Name: "ewma_chart", Run: func(t []int64, v []float64, now int64, s *Scratch) Outcome {
+			return EWMAChart(t, v, now, s, EWMAOptions{})
+		}},
+		Detector{Name: "cusum", Run: func(t []int64, v []float64, now int64, s *Scratch) Outcome {
+			return CUSUM(t, v, now, s, CUSUMOptions{})
+		}},
+		Detector{Name: "western_electric", Run: func(t []int64, v []float64, now int64, s *Scratch) Outcome {
+			return WesternElectric(t, v, now, s, WesternElectricOptions{})
+		}},
+	)
+	e.Consensus = 8
+	return e
+}

@@ -1,0 +1,88 @@
+package algorithms
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+func TestChecks(t *testing.T) {
+	t.Parallel()
+	c := Checks{MinLength: 3, StalePeriod: 500, BoredomPoints: 4, BoredomSetSize: 1}
+	var s Scratch
+	f := func(v []float64, now int64, want error) {
+		t.Helper()
+		ts := make([]int64, len(v))
+		for i := range ts {
+			ts[i] = 1000 + int64(i)*10
+		}
+		if got := c.check(ts, v, now, &s); !errors.Is(got, want) && !(got == nil && want == nil) {
+			t.Errorf("check(%v, now %d) = %v, want %v", v, now, got, want)
+		}
+	}
+	last := func(n int) int64 { return 1000 + int64(n-1)*10 }
+	f(nil, 0, ErrTooShort)
+	f([]float64{1, 2}, last(2), ErrTooShort)
+	f([]float64{1, 2, 3}, last(3)+501, ErrStale)
+	f([]float64{1, 2, 3}, last(3)+500, nil)
+	f([]float64{9, 5, 5, 5, 5}, last(5), ErrBoring)                                  // flat over the last 4
+	f([]float64{5, 5, 5, 9, 5}, last(5), nil)                                        // two values in the last 4
+	f([]float64{math.NaN(), math.NaN(), math.NaN(), math.NaN()}, last(4), ErrBoring) // NaNs are one value
+	// Skyline's rule is equality: with set size 2, a flat series is not boring.
+	c.BoredomSetSize = 2
+	f([]float64{5, 5, 5, 5}, last(4), nil)
+	f([]float64{5, 6, 5, 6}, last(4), ErrBoring)
+}
+
+// Consensus counts No votes: None acts as yes (Skyline's rule), and Score
+// reaches Consensus/N exactly when the verdict is anomalous.
+func TestEnsembleConsensus(t *testing.T) {
+	t.Parallel()
+	fixed := func(name string, vote Vote) Detector {
+		return Detector{Name: name, Run: func([]int64, []float64, int64, *Scratch) Outcome { return Outcome{Vote: vote, Ratio: 1} }}
+	}
+	ts, v := []int64{1, 2, 3}, []float64{1, 2, 3}
+	var s Scratch
+	var out Verdict
+	f := func(consensus int, votes []Vote, wantAnomalous bool, wantFired int) {
+		t.Helper()
+		e := &Ensemble{Name: "t", Consensus: consensus}
+		for i, vote := range votes {
+			e.Detectors = append(e.Detectors, fixed(string(rune('a'+i)), vote))
+		}
+		if err := e.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		e.Analyze(ts, v, 3, &s, &out)
+		if out.Anomalous != wantAnomalous || len(e.Fired(&out)) != wantFired || out.Err != nil {
+			t.Errorf("consensus %d votes %v: anomalous %v fired %v err %v", consensus, votes, out.Anomalous, e.Fired(&out), out.Err)
+		}
+		if (out.Score >= float64(consensus)/float64(len(votes))) != out.Anomalous {
+			t.Errorf("score %v inconsistent with the verdict", out.Score)
+		}
+		if out.Timestamp != 3 || out.Value != 3 {
+			t.Errorf("judged point %d %v, want 3 3", out.Timestamp, out.Value)
+		}
+	}
+	f(2, []Vote{Yes, Yes, No}, true, 2)
+	f(2, []Vote{Yes, No, No}, false, 1)
+	f(2, []Vote{Yes, None, No}, true, 1) // None counts as yes, is not "fired"
+	f(3, []Vote{None, None, None}, true, 0)
+	f(1, []Vote{No, No, No}, false, 0)
+}
+
+func TestProfiles(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"classic", "default"} {
+		e, err := Profile(name, 86400)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := Profile("nope", 86400); err == nil {
+		t.Error("an unknown profile gave no error")
+	}
+}
