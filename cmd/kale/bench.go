@@ -37,7 +37,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return benchIngest(args[1:], stdout, stderr)
 	case "gen":
 		return benchGen(args[1:], stdout, stderr)
-	case "analyze", "nab", "oculus":
+	case "analyze":
+		return benchAnalyze(args[1:], stdout, stderr)
+	case "nab", "oculus":
 		return notBuilt("kale bench "+args[0], stderr)
 	}
 	fmt.Fprintf(stderr, "kale bench: unknown benchmark %q (want ingest, gen, analyze, nab or oculus)\n", args[0])

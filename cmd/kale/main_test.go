@@ -357,3 +357,43 @@ func TestBenchIngest(t *testing.T) {
 		}
 	}
 }
+
+// kale bench gen + kale bench analyze on the hour corpus: the RESULT keys of
+// docs/interfaces.md, and (with ../shared) verdicts byte-identical to Etsy
+// Skyline's recorded ones.
+func TestBenchGenAnalyze(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "hour.bin")
+	code, out, errs := runKale("bench", "gen", "--metrics", "1000", "--points", "60", "--step", "60", "--seed", "42", "--out", data)
+	if code != 0 || !strings.Contains(out, "sha256_values=") {
+		t.Fatalf("bench gen: exit %d %q %q", code, out, errs)
+	}
+	for _, profile := range []string{"classic", "default"} {
+		verdicts := filepath.Join(dir, profile+".jsonl")
+		code, out, errs := runKale("bench", "analyze", "--dataset", data, "--profile", profile, "--verdicts", verdicts)
+		if code != 0 {
+			t.Fatalf("bench analyze %s: exit %d %q", profile, code, errs)
+		}
+		for _, k := range []string{"ms_per_metric_core=", "metrics=1000", "anomalous="} {
+			if !strings.Contains(out, k) {
+				t.Errorf("%s: RESULT lacks %s: %q", profile, k, out)
+			}
+		}
+		if profile != "classic" {
+			continue
+		}
+		want, err := os.ReadFile("../../../shared/parity/ds_m1000_n60_s60_seed42.skyline.jsonl")
+		if err != nil {
+			t.Logf("no shared parity verdicts to compare with: %v", err)
+			continue
+		}
+		got, _ := os.ReadFile(verdicts)
+		if !bytes.Equal(got, want) {
+			t.Errorf("classic verdicts differ from Etsy Skyline's recorded ones")
+		}
+		if !strings.Contains(out, "skyline_metric_agreement=1.0000") {
+			t.Errorf("RESULT lacks full agreement: %q", out)
+		}
+	}
+}
