@@ -39,7 +39,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return benchGen(args[1:], stdout, stderr)
 	case "analyze":
 		return benchAnalyze(args[1:], stdout, stderr)
-	case "nab", "oculus":
+	case "nab":
+		return benchNAB(args[1:], stdout, stderr)
+	case "oculus":
 		return notBuilt("kale bench "+args[0], stderr)
 	}
 	fmt.Fprintf(stderr, "kale bench: unknown benchmark %q (want ingest, gen, analyze, nab or oculus)\n", args[0])

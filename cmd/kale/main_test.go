@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,7 +61,7 @@ func TestConfigCommands(t *testing.T) {
 
 func TestCommandsNotBuiltYet(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"analyzer"}, {"oculus"}, {"replay"}, {"bench", "nab"}, {"bench", "oculus"}} {
+	for _, args := range [][]string{{"analyzer"}, {"oculus"}, {"replay"}, {"bench", "oculus"}} {
 		code, _, errs := runKale(args...)
 		if code != 2 || !strings.Contains(errs, "not built yet") {
 			t.Errorf("kale %v: exit %d %q; want exit 2 and 'not built yet'", args, code, errs)
@@ -395,5 +396,39 @@ func TestBenchGenAnalyze(t *testing.T) {
 		if !strings.Contains(out, "skyline_metric_agreement=1.0000") {
 			t.Errorf("RESULT lacks full agreement: %q", out)
 		}
+	}
+}
+
+// kale bench nab replays the whole NAB corpus and prints the six scores of
+// docs/interfaces.md. The classic profile must land near Etsy Skyline's
+// published 35.7 (standard).
+func TestBenchNAB(t *testing.T) {
+	t.Parallel()
+	if _, err := sharedPath("nab", "data"); err != nil {
+		t.Skipf("no NAB corpus: %v", err)
+	}
+	out := t.TempDir()
+	code, stdout, errs := runKale("bench", "nab", "--profile", "classic", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	kv := map[string]float64{}
+	for _, f := range strings.Fields(stdout)[1:] {
+		k, v, _ := strings.Cut(f, "=")
+		if x, err := strconv.ParseFloat(v, 64); err == nil {
+			kv[k] = x
+		}
+	}
+	for _, k := range []string{"standard", "reward_low_FP_rate", "reward_low_FN_rate", "standard_fixed", "reward_low_FP_rate_fixed", "reward_low_FN_rate_fixed"} {
+		if _, ok := kv[k]; !ok {
+			t.Errorf("RESULT lacks %s: %q", k, stdout)
+		}
+	}
+	if s := kv["standard"]; s < 30 || s > 42 {
+		t.Errorf("classic standard score %.2f, want near Etsy Skyline's 35.7", s)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*", "*.csv"))
+	if len(files) != 58 {
+		t.Errorf("%d result files written, want 58", len(files))
 	}
 }
