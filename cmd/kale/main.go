@@ -31,8 +31,8 @@ Usage:
   kale webapp    [--config FILE] [flags]   web page + JSON API only
   kale config defaults                     print the full default config, every key commented
   kale config check --config FILE          validate a config
-  kale replay    --in CSV_OR_DIR --out DIR [--profile NAME]                    (not built yet)
-  kale bench     ingest|gen|analyze|nab|oculus [flags]   benchmarks (ingest and gen are built)
+  kale replay    --in CSV_OR_DIR --out DIR [--profile NAME]   run a profile over recorded series
+  kale bench     ingest|gen|analyze|nab|oculus [flags]   benchmarks (oculus is not built yet)
   kale version
 
 Run "kale COMMAND --help" for a command's flags.
@@ -59,8 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(cmd, rest, app.Components{Horizon: true}, stdout, stderr)
 	case "webapp":
 		return serve(cmd, rest, app.Components{Webapp: true}, stdout, stderr)
-	case "analyzer", "oculus", "replay":
+	case "analyzer", "oculus":
 		return notBuilt("kale "+cmd, stderr)
+	case "replay":
+		return replayCmd(rest, stdout, stderr)
 	case "config":
 		return configCmd(rest, stdout, stderr)
 	case "bench":

@@ -61,7 +61,7 @@ func TestConfigCommands(t *testing.T) {
 
 func TestCommandsNotBuiltYet(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"analyzer"}, {"oculus"}, {"replay"}, {"bench", "oculus"}} {
+	for _, args := range [][]string{{"analyzer"}, {"oculus"}, {"bench", "oculus"}} {
 		code, _, errs := runKale(args...)
 		if code != 2 || !strings.Contains(errs, "not built yet") {
 			t.Errorf("kale %v: exit %d %q; want exit 2 and 'not built yet'", args, code, errs)
@@ -430,5 +430,52 @@ func TestBenchNAB(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(out, "*", "*.csv"))
 	if len(files) != 58 {
 		t.Errorf("%d result files written, want 58", len(files))
+	}
+}
+
+// kale replay writes one row per input row, for UNIX-second and NAB-style
+// timestamps, and alerts on an obvious spike.
+func TestReplayCommand(t *testing.T) {
+	t.Parallel()
+	in, out := t.TempDir(), t.TempDir()
+	var unix, nabStyle strings.Builder
+	unix.WriteString("timestamp,value\n")
+	nabStyle.WriteString("timestamp,value\n")
+	for i := range 600 {
+		v := 10 + float64(i%7)
+		if i == 590 {
+			v = 500
+		}
+		ts := int64(1_700_000_000 + 60*i)
+		fmt.Fprintf(&unix, "%d,%g\n", ts, v)
+		fmt.Fprintf(&nabStyle, "%s,%g\n", time.Unix(ts, 0).UTC().Format("2006-01-02 15:04:05"), v)
+	}
+	os.MkdirAll(filepath.Join(in, "sub"), 0o755)
+	os.WriteFile(filepath.Join(in, "unix.csv"), []byte(unix.String()), 0o644)
+	os.WriteFile(filepath.Join(in, "sub", "nab.csv"), []byte(nabStyle.String()), 0o644)
+	code, stdout, errs := runKale("replay", "--in", in, "--out", out, "--profile", "classic")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(stdout, "replayed 2 files, 1200 rows") {
+		t.Errorf("stdout %q", stdout)
+	}
+	for _, name := range []string{"unix.csv", "sub/nab.csv"} {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 601 || lines[0] != "timestamp,value,anomaly_score,alert,exception" {
+			t.Fatalf("%s: %d lines, header %q", name, len(lines), lines[0])
+		}
+		if f := strings.Split(lines[591], ","); f[1] != "500" || f[3] != "true" {
+			t.Errorf("%s: the spike row is %q, want an alert", name, lines[591])
+		}
+	}
+	bad := filepath.Join(in, "bad.csv")
+	os.WriteFile(bad, []byte("time,val\n1,2\n"), 0o644)
+	if code, _, errs := runKale("replay", "--in", bad, "--out", out); code != 1 || !strings.Contains(errs, "timestamp and value") {
+		t.Errorf("bad header: exit %d %q", code, errs)
 	}
 }

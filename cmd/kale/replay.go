@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-kale/kale/algorithms"
+	"github.com/go-kale/kale/internal/nab"
+	"github.com/go-kale/kale/internal/progress"
+	"github.com/go-kale/kale/internal/replay"
+)
+
+// replayCmd runs a profile over recorded series point by point, as the
+// streaming analyzer would see them, and writes one row per input row:
+// timestamp, value, anomaly_score, alert, exception.
+func replayCmd(args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("kale replay", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	in := fset.String("in", "", "a CSV file (timestamp,value; UNIX seconds or YYYY-MM-DD HH:MM:SS), or a directory of them")
+	out := fset.String("out", "", "directory for the results, one CSV per input file (same relative path)")
+	profile := fset.String("profile", "default", "classic or default")
+	fullDuration := fset.Duration("full-duration", 24*time.Hour, "history the analyzer sees (store.full_duration)")
+	suppress := fset.Duration("suppress", time.Hour, "no repeat alert for a metric within this period")
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	if *in == "" || *out == "" {
+		fmt.Fprintln(stderr, "kale replay: --in and --out are required")
+		return exitUsage
+	}
+	e, err := algorithms.Profile(*profile, int64(fullDuration.Seconds()))
+	if err != nil {
+		fmt.Fprintf(stderr, "kale replay: %v\n", err)
+		return exitUsage
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "kale replay: %v\n", err)
+		return 1
+	}
+	files, root, err := csvFiles(*in)
+	if err != nil {
+		return fail(err)
+	}
+	opt := replay.Options{FullDuration: int64(fullDuration.Seconds()), SuppressFor: int64(suppress.Seconds())}
+	prog := progress.New(stderr, "files", int64(len(files)))
+	var rows []replay.Row
+	alerts, total := 0, 0
+	for i, path := range files {
+		t, v, err := readSeriesCSV(path)
+		if err != nil {
+			return fail(err)
+		}
+		rows = replay.Run(e, t, v, opt, rows)
+		rel, _ := filepath.Rel(root, path)
+		dst := filepath.Join(*out, rel)
+		if err := writeReplay(dst, t, v, rows); err != nil {
+			return fail(err)
+		}
+		for _, r := range rows {
+			if r.Alert {
+				alerts++
+			}
+		}
+		total += len(rows)
+		prog.Update(int64(i + 1))
+	}
+	prog.Done(int64(len(files)))
+	fmt.Fprintf(stdout, "replayed %d files, %d rows, %d alerts, profile %s, into %s\n", len(files), total, alerts, *profile, *out)
+	return 0
+}
+
+// csvFiles returns the CSV files named by in (a file, or every *.csv below a
+// directory, sorted) and the root their output paths are relative to.
+func csvFiles(in string) ([]string, string, error) {
+	st, err := os.Stat(in)
+	if err != nil {
+		return nil, "", err
+	}
+	if !st.IsDir() {
+		return []string{in}, filepath.Dir(in), nil
+	}
+	var files []string
+	err = filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".csv") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("no .csv files under %s", in)
+	}
+	return files, in, err
+}
+
+// readSeriesCSV reads a CSV with columns timestamp and value (named in a
+// header row; other columns are ignored). Timestamps are UNIX seconds
+// (integer or decimal) or NAB's "YYYY-MM-DD HH:MM:SS" (UTC).
+func readSeriesCSV(path string) ([]int64, []float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReader(f))
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: cannot read the header: %w", path, err)
+	}
+	ti, vi := -1, -1
+	for i, h := range header {
+		switch strings.ToLower(strings.TrimSpace(h)) {
+		case "timestamp":
+			ti = i
+		case "value":
+			vi = i
+		}
+	}
+	if ti < 0 || vi < 0 {
+		return nil, nil, fmt.Errorf("%s: the header must name the columns timestamp and value, got %q", path, header)
+	}
+	var t []int64
+	var v []float64
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(rec) <= max(ti, vi) {
+			return nil, nil, fmt.Errorf("%s:%d: want columns timestamp and value", path, line)
+		}
+		ts, err := parseTimestamp(strings.TrimSpace(rec[ti]))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(rec[vi]), 64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: value %q is not a number", path, line, rec[vi])
+		}
+		t, v = append(t, ts), append(v, x)
+	}
+	if len(t) == 0 {
+		return nil, nil, fmt.Errorf("%s: no rows", path)
+	}
+	return t, v, nil
+}
+
+func parseTimestamp(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f > -9.2e18 && f < 9.2e18 {
+		return int64(f), nil
+	}
+	ts, err := nab.ParseTime(s)
+	if err != nil {
+		return 0, fmt.Errorf("timestamp %q: want UNIX seconds or YYYY-MM-DD HH:MM:SS", s)
+	}
+	return ts, nil
+}
+
+func writeReplay(path string, t []int64, v []float64, rows []replay.Row) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("timestamp,value,anomaly_score,alert,exception\n")
+	var b []byte
+	for i, r := range rows {
+		b = strconv.AppendInt(b[:0], t[i], 10)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, v[i], 'g', -1, 64)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, r.Score, 'g', 6, 64)
+		b = append(b, ',')
+		b = strconv.AppendBool(b, r.Alert)
+		b = append(b, ',')
+		if r.Err != nil {
+			b = append(b, r.Err.Error()...)
+		}
+		b = append(b, '\n')
+		w.Write(b)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
