@@ -87,16 +87,8 @@ func benchAnalyze(args []string, stdout, stderr io.Writer) int {
 	}
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
-	for running := true; running; {
-		select {
-		case <-finished:
-			running = false
-		case <-time.After(100 * time.Millisecond):
-			prog.Update(done.Load())
-		}
-	}
+	prog.Follow(finished, 100*time.Millisecond, done.Load)
 	elapsed := time.Since(start)
-	prog.Done(done.Load())
 	select {
 	case err := <-errs:
 		return fail(err)

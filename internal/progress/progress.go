@@ -75,3 +75,17 @@ func (b *Bar) draw(done int64, now time.Time) {
 	rate := float64(done) / max(elapsed, 1e-9)
 	fmt.Fprintf(b.w, "\r%s %d/%d (%.1f%%) %.0f/s ETA %s   ", b.label, done, b.total, pct, rate, eta)
 }
+
+// Follow redraws b with done() every interval until finished is closed,
+// then draws the final state: for work done by other goroutines.
+func (b *Bar) Follow(finished <-chan struct{}, interval time.Duration, done func() int64) {
+	for {
+		select {
+		case <-finished:
+			b.Done(done())
+			return
+		case <-time.After(interval):
+			b.Update(done())
+		}
+	}
+}
