@@ -86,3 +86,63 @@ func TestProfiles(t *testing.T) {
 		t.Error("an unknown profile gave no error")
 	}
 }
+
+// With a score cap, Score is the mean capped Ratio (NaN and negative count
+// 0, +Inf counts the cap) and Anomalous is Score >= Threshold.
+func TestEnsembleEvidence(t *testing.T) {
+	t.Parallel()
+	ratio := func(r float64) Detector {
+		return Detector{Name: "r", Run: func([]int64, []float64, int64, *Scratch) Outcome {
+			if r > 1 {
+				return yes(r)
+			}
+			return no(r)
+		}}
+	}
+	ts, v := []int64{1, 2, 3}, []float64{1, 2, 3}
+	var s Scratch
+	var out Verdict
+	f := func(ratios []float64, wantScore float64, wantAnomalous bool) {
+		t.Helper()
+		e := &Ensemble{Name: "t", Consensus: 1, ScoreCap: 2, Threshold: 0.5}
+		for _, r := range ratios {
+			e.Detectors = append(e.Detectors, ratio(r))
+		}
+		if err := e.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		e.Analyze(ts, v, 3, &s, &out)
+		if math.Abs(out.Score-wantScore) > 1e-12 || out.Anomalous != wantAnomalous || out.Err != nil {
+			t.Errorf("ratios %v: score %v anomalous %v err %v, want %v %v", ratios, out.Score, out.Anomalous, out.Err, wantScore, wantAnomalous)
+		}
+		if (out.Score >= e.AlertThreshold()) != out.Anomalous {
+			t.Errorf("ratios %v: score %v inconsistent with the verdict", ratios, out.Score)
+		}
+	}
+	f([]float64{1, 1}, 0.5, true)                      // every detector at its threshold
+	f([]float64{0.9, 0.9, 0.9}, 0.45, false)           // near misses only
+	f([]float64{0.9, 1.2, 0.9}, 0.5, true)             // near misses and one yes
+	f([]float64{math.Inf(1), 0, 0}, 1.0/3, false)      // one detector cannot carry it
+	f([]float64{math.NaN(), 4, -1}, 1.0/3, false)      // NaN and negative add nothing; 4 is capped
+	f([]float64{math.Inf(1), math.Inf(1), 2}, 1, true) // the score stays in [0, 1]
+}
+
+func TestEnsembleValidateScore(t *testing.T) {
+	t.Parallel()
+	d := Detector{Name: "d", Run: ThreeSigma}
+	for _, e := range []*Ensemble{
+		{Name: "nan cap", Detectors: []Detector{d}, Consensus: 1, ScoreCap: math.NaN(), Threshold: 0.5},
+		{Name: "negative cap", Detectors: []Detector{d}, Consensus: 1, ScoreCap: -1, Threshold: 0.5},
+		{Name: "zero threshold", Detectors: []Detector{d}, Consensus: 1, ScoreCap: 2},
+		{Name: "threshold above 1", Detectors: []Detector{d}, Consensus: 1, ScoreCap: 2, Threshold: 1.5},
+	} {
+		if err := e.Validate(); err == nil {
+			t.Errorf("%s: no error", e.Name)
+		}
+	}
+	c := Classic(86400)
+	c.ScoreCap, c.Threshold = 2, 0.5
+	if err := c.Validate(); err == nil {
+		t.Error("classic with a score cap: no error")
+	}
+}

@@ -94,15 +94,7 @@ func benchNAB(args []string, stdout, stderr io.Writer) int {
 	}()
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
-	for running := true; running; {
-		select {
-		case <-finished:
-			running = false
-		case <-time.After(200 * time.Millisecond):
-			prog.Update(done.Load())
-		}
-	}
-	prog.Done(done.Load())
+	prog.Follow(finished, 200*time.Millisecond, done.Load)
 	elapsed := time.Since(start)
 
 	if *out != "" {
@@ -114,7 +106,7 @@ func benchNAB(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	alertThreshold := float64(e.Consensus) / float64(len(e.Detectors))
+	alertThreshold := e.AlertThreshold() // Score >= it exactly when the ensemble alerts
 	var fixed []nab.Report
 	for _, p := range nab.Profiles() {
 		r, err := nab.Score(c, results, p, alertThreshold)

@@ -28,7 +28,9 @@ type Options struct {
 type Row struct {
 	// Score is what an alert carries: the ensemble's score when the row
 	// alerts; 0 while alerts are suppressed after one; otherwise the
-	// ensemble's score, which is below the alert threshold (Consensus/N)
+	// ensemble's score, which is below the alert threshold
+	// (Ensemble.AlertThreshold: Consensus/N for a vote, Threshold for an
+	// evidence score)
 	// exactly when the row does not alert. So a threshold on Score above
 	// the alert threshold keeps only alerts, and NAB's threshold sweep
 	// trades a lower threshold for more alerts.
