@@ -295,8 +295,8 @@ func ccWERules(win []float64, mu, sigma float64) (q [4]float64) {
 // ccBaseline returns the mean and sample standard deviation (ddof 1) of the
 // finite values of v before its newest w points (computed relative to the
 // first of them), σ floored at 1e-13·|μ|;
-// ok is false when the newest value is not finite or there are fewer than
-// ccMinBaseline finite baseline values.
+// ok is false when the newest value is not finite, there are fewer than
+// ccMinBaseline finite baseline values, or μ or σ overflows.
 func ccBaseline(v []float64, w int) (mu, sigma float64, ok bool) {
 	n := len(v)
 	if n <= w || !ccFinite(v[n-1]) {
@@ -330,6 +330,9 @@ func ccBaseline(v []float64, w int) (mu, sigma float64, ok bool) {
 	}
 	mu = x0 + m
 	sigma = math.Sqrt(ss / float64(cnt-1))
+	if !ccFinite(mu) || !ccFinite(sigma) {
+		return 0, 0, false // the baseline's spread overflows float64: no judgement
+	}
 	if floor := 1e-13 * math.Abs(mu); sigma < floor {
 		sigma = floor
 	}

@@ -146,3 +146,31 @@ func TestEnsembleValidateScore(t *testing.T) {
 		t.Error("classic with a score cap: no error")
 	}
 }
+
+// A baseline whose spread overflows float64 (values near ±1e308, which
+// Horizon accepts) is no evidence: found by review, the charts and
+// Holt-Winters voted Yes with an infinite ratio.
+func TestOverflowIsNoEvidence(t *testing.T) {
+	t.Parallel()
+	n := 60
+	ts, v := make([]int64, n), make([]float64, n)
+	for i := range v {
+		ts[i] = 1_700_000_000 + int64(i)*60
+		v[i] = 1e308
+		if i%2 == 1 {
+			v[i] = -1e308
+		}
+	}
+	v[n-1] = 0
+	var s Scratch
+	for name, oc := range map[string]Outcome{
+		"ewma":         EWMAChart(ts, v, ts[n-1], &s, EWMAOptions{}),
+		"cusum":        CUSUM(ts, v, ts[n-1], &s, CUSUMOptions{}),
+		"we":           WesternElectric(ts, v, ts[n-1], &s, WesternElectricOptions{}),
+		"holt_winters": HoltWinters(ts, v, ts[n-1], &s, HoltWintersOptions{Period: 120}),
+	} {
+		if oc.Vote == Yes || math.IsInf(oc.Ratio, 0) {
+			t.Errorf("%s on an overflowing baseline: %+v", name, oc)
+		}
+	}
+}

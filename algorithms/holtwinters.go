@@ -192,6 +192,9 @@ func hwFit(t []int64, v []float64, s *Scratch, opt HoltWintersOptions) (hwResult
 			scale = a
 		}
 	}
+	if math.IsNaN(r.err) || math.IsInf(r.err, 0) || math.IsNaN(r.dev) || math.IsInf(r.dev, 0) {
+		return hwResult{}, true // the recursion overflowed float64: undefined, no judgement
+	}
 	if floor := 1e-13 * scale; r.dev < floor {
 		r.dev = floor
 	}

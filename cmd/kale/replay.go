@@ -195,9 +195,7 @@ func writeReplay(path string, t []int64, v []float64, rows []replay.Row) error {
 		b = append(b, ',')
 		b = strconv.AppendBool(b, r.Alert)
 		b = append(b, ',')
-		if r.Err != nil {
-			b = append(b, r.Err.Error()...)
-		}
+		b = append(b, exceptionName(r.Err)...)
 		b = append(b, '\n')
 		w.Write(b)
 	}
@@ -206,4 +204,16 @@ func writeReplay(path string, t []int64, v []float64, rows []replay.Row) error {
 		return err
 	}
 	return f.Close()
+}
+
+// exceptionName is the short name of why a row was not judged, for the
+// exception column: Skyline's exception names, or "" when it was judged.
+func exceptionName(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, algorithms.ErrSkylineRaised):
+		return "SkylineRaised"
+	}
+	return err.Error() // TooShort, Stale, Boring, NotFinite
 }

@@ -13,10 +13,17 @@
 package replay
 
 import (
+	"errors"
+	"math"
 	"slices"
 
 	"github.com/go-kale/kale/algorithms"
 )
+
+// ErrNotFinite marks a row whose value is NaN or ±Inf: Horizon refuses such
+// points, so the analyzer never sees them; replay does the same (the row
+// gets Score 0 and is not stored).
+var ErrNotFinite = errors.New("NotFinite")
 
 // Options configure a replay.
 type Options struct {
@@ -37,8 +44,9 @@ type Row struct {
 	Score float64
 	// Alert reports whether the analyzer would alert on this row.
 	Alert bool
-	// Err is the pre-check exception of the row (TooShort, Stale, Boring),
-	// or nil; its Score is 0.
+	// Err says why the row was not judged, or is nil: a pre-check
+	// exception (algorithms.ErrTooShort, ErrStale, ErrBoring),
+	// algorithms.ErrSkylineRaised (classic), or ErrNotFinite. Its Score is 0.
 	Err error
 }
 
@@ -52,6 +60,10 @@ func Run(e *algorithms.Ensemble, t []int64, v []float64, opt Options, out []Row)
 	var now int64
 	lastAlert, alerted := int64(0), false
 	for i := range t {
+		if math.IsNaN(v[i]) || math.IsInf(v[i], 0) {
+			out[i] = Row{Err: ErrNotFinite}
+			continue
+		}
 		w.put(t[i], v[i])
 		if i == 0 || t[i] > now {
 			now = t[i]

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -103,5 +104,19 @@ func TestPreChecks(t *testing.T) {
 	rows := Run(e, []int64{0, 1, 2}, []float64{500, 500, 500}, Options{FullDuration: 3600}, nil)
 	if rows[0].Err != algorithms.ErrTooShort || rows[0].Alert || rows[0].Score != 0 || !rows[2].Alert {
 		t.Errorf("rows %+v", rows)
+	}
+}
+
+// NaN and ±Inf rows are refused as Horizon refuses them: not stored, not
+// judged, one output row each.
+func TestNotFiniteRows(t *testing.T) {
+	t.Parallel()
+	p := &probe{}
+	rows := Run(p.ensemble(), []int64{0, 60, 120, 180}, []float64{1, math.NaN(), math.Inf(1), 500}, Options{FullDuration: 3600}, nil)
+	if len(rows) != 4 || rows[1].Err != ErrNotFinite || rows[2].Err != ErrNotFinite || !rows[3].Alert {
+		t.Fatalf("rows %+v", rows)
+	}
+	if last := p.seen[len(p.seen)-1]; len(last[1]) != 2 {
+		t.Errorf("window %v: the NaN and Inf rows were stored", last)
 	}
 }
