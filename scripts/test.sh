@@ -56,7 +56,17 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
   pkg="./$(dirname "${f#./}")"
   for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
     echo "-- $pkg $fn"
-    go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$fuzztime" "$pkg" 2>&1 | tail -n 3
+    # A crash saves its input under testdata/fuzz, which the retry replays as
+    # a seed, so a real bug fails twice; a one-off engine failure does not.
+    if ! go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$fuzztime" "$pkg" >"$log.fuzz" 2>&1; then
+      cat "$log.fuzz"
+      echo "-- $pkg $fn failed; running it again"
+      if ! go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$fuzztime" "$pkg" >"$log.fuzz" 2>&1; then
+        cat "$log.fuzz"   # the failing input and where it is saved
+        exit 1
+      fi
+    fi
+    tail -n 1 "$log.fuzz"
   done
 done
 echo "== all tests passed"
