@@ -473,9 +473,19 @@ func TestReplayCommand(t *testing.T) {
 			t.Errorf("%s: the spike row is %q, want an alert", name, lines[591])
 		}
 	}
-	bad := filepath.Join(in, "bad.csv")
+	badDir := t.TempDir()
+	bad := filepath.Join(badDir, "bad.csv")
 	os.WriteFile(bad, []byte("time,val\n1,2\n"), 0o644)
 	if code, _, errs := runKale("replay", "--in", bad, "--out", out); code != 1 || !strings.Contains(errs, "timestamp and value") {
 		t.Errorf("bad header: exit %d %q", code, errs)
+	}
+	for _, args := range [][]string{
+		{"replay", "--in", in, "--out", filepath.Join(in, "results")},  // would read its own output next time
+		{"replay", "--in", filepath.Join(in, "unix.csv"), "--out", in}, // would overwrite the input
+		{"replay", "--in", in, "--out", out, "--full-duration", "0s"},
+	} {
+		if code, _, errs := runKale(args...); code != 2 {
+			t.Errorf("kale %v: exit %d %q, want 2", args, code, errs)
+		}
 	}
 }

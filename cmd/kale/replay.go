@@ -41,6 +41,14 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kale replay: --in and --out are required")
 		return exitUsage
 	}
+	if *fullDuration < time.Second || *suppress < 0 {
+		fmt.Fprintln(stderr, "kale replay: --full-duration must be at least 1s and --suppress at least 0")
+		return exitUsage
+	}
+	if err := separateDirs(*in, *out); err != nil {
+		fmt.Fprintf(stderr, "kale replay: %v\n", err)
+		return exitUsage
+	}
 	e, err := algorithms.Profile(*profile, int64(fullDuration.Seconds()))
 	if err != nil {
 		fmt.Fprintf(stderr, "kale replay: %v\n", err)
@@ -94,7 +102,7 @@ func csvFiles(in string) ([]string, string, error) {
 	}
 	var files []string
 	err = filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".csv") {
+		if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".csv") {
 			files = append(files, p)
 		}
 		return err
@@ -216,4 +224,24 @@ func exceptionName(err error) string {
 		return "SkylineRaised"
 	}
 	return err.Error() // TooShort, Stale, Boring, NotFinite
+}
+
+// separateDirs refuses an output directory that would overwrite the input
+// (the input file's own directory) or be read back as input (inside it).
+func separateDirs(in, out string) error {
+	src, err := filepath.Abs(in)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		src = filepath.Dir(src)
+	}
+	dst, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(src, dst); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+		return fmt.Errorf("--out %s is inside the input directory %s: results would overwrite or be read as input; choose another directory", out, src)
+	}
+	return nil
 }
