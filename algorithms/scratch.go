@@ -11,26 +11,21 @@ type Scratch struct {
 
 // Floats returns slot i as a float64 slice of length n. Its contents are
 // whatever the slot held before.
-func (s *Scratch) Floats(i, n int) []float64 {
-	for len(s.floats) <= i {
-		s.floats = append(s.floats, nil)
-	}
-	if cap(s.floats[i]) < n {
-		s.floats[i] = make([]float64, n, n+n/4)
-	}
-	s.floats[i] = s.floats[i][:n]
-	return s.floats[i]
-}
+func (s *Scratch) Floats(i, n int) []float64 { return slot(&s.floats, i, n) }
 
 // Ints returns slot i as an int64 slice of length n. Its contents are
 // whatever the slot held before.
-func (s *Scratch) Ints(i, n int) []int64 {
-	for len(s.ints) <= i {
-		s.ints = append(s.ints, nil)
+func (s *Scratch) Ints(i, n int) []int64 { return slot(&s.ints, i, n) }
+
+// slot returns (*slots)[i] resized to n, growing it by a quarter beyond n
+// when it must be reallocated.
+func slot[T any](slots *[][]T, i, n int) []T {
+	for len(*slots) <= i {
+		*slots = append(*slots, nil)
 	}
-	if cap(s.ints[i]) < n {
-		s.ints[i] = make([]int64, n, n+n/4)
+	if cap((*slots)[i]) < n {
+		(*slots)[i] = make([]T, n, n+n/4)
 	}
-	s.ints[i] = s.ints[i][:n]
-	return s.ints[i]
+	(*slots)[i] = (*slots)[i][:n]
+	return (*slots)[i]
 }
