@@ -110,7 +110,7 @@ func EWMAChart(t []int64, v []float64, now int64, s *Scratch, opt EWMAOptions) O
 	lam := opt.Lambda
 	z, i := mu, 0
 	for _, x := range v[len(v)-opt.Window:] {
-		if ccFinite(x) {
+		if isFinite(x) {
 			z = lam*x + (1-lam)*z
 			i++
 		}
@@ -181,7 +181,7 @@ func CUSUM(t []int64, v []float64, now int64, s *Scratch, opt CUSUMOptions) Outc
 	k := opt.K * sigma
 	var hi, lo float64
 	for _, x := range v[len(v)-opt.Window:] {
-		if ccFinite(x) {
+		if isFinite(x) {
 			hi = max(0, x-(mu+k)+hi)
 			lo = max(0, (mu-k)-x+lo)
 		}
@@ -262,7 +262,7 @@ func ccWERules(win []float64, mu, sigma float64) (q [4]float64) {
 	// is -Inf, on no side.
 	sz := func(j int) float64 {
 		x := win[N-j]
-		if !ccFinite(x) {
+		if !isFinite(x) {
 			return math.Inf(-1)
 		}
 		return ccDiv(side*(x-mu), sigma)
@@ -299,7 +299,7 @@ func ccWERules(win []float64, mu, sigma float64) (q [4]float64) {
 // ccMinBaseline finite baseline values, or μ or σ overflows.
 func ccBaseline(v []float64, w int) (mu, sigma float64, ok bool) {
 	n := len(v)
-	if n <= w || !ccFinite(v[n-1]) {
+	if n <= w || !isFinite(v[n-1]) {
 		return 0, 0, false
 	}
 	base := v[:n-w]
@@ -309,7 +309,7 @@ func ccBaseline(v []float64, w int) (mu, sigma float64, ok bool) {
 	var x0, sum float64
 	cnt := 0
 	for _, x := range base {
-		if ccFinite(x) {
+		if isFinite(x) {
 			if cnt == 0 {
 				x0 = x
 			}
@@ -323,14 +323,14 @@ func ccBaseline(v []float64, w int) (mu, sigma float64, ok bool) {
 	m := sum / float64(cnt)
 	var ss float64
 	for _, x := range base {
-		if ccFinite(x) {
+		if isFinite(x) {
 			d := x - x0 - m
 			ss += d * d
 		}
 	}
 	mu = x0 + m
 	sigma = math.Sqrt(ss / float64(cnt-1))
-	if !ccFinite(mu) || !ccFinite(sigma) {
+	if !isFinite(mu) || !isFinite(sigma) {
 		return 0, 0, false // the baseline's spread overflows float64: no judgement
 	}
 	if floor := 1e-13 * math.Abs(mu); sigma < floor {
@@ -338,9 +338,6 @@ func ccBaseline(v []float64, w int) (mu, sigma float64, ok bool) {
 	}
 	return mu, sigma, true
 }
-
-// ccFinite reports x is neither NaN nor ±Inf (x-x is NaN exactly for those).
-func ccFinite(x float64) bool { return x-x == 0 }
 
 // ccDiv is a/b with a zero b giving 0 for a zero a and ±Inf otherwise.
 func ccDiv(a, b float64) float64 {

@@ -20,6 +20,9 @@ var (
 	// Checks.BoredomSetSize distinct values (Skyline's MAX_TOLERABLE_BOREDOM
 	// and BOREDOM_SET_SIZE; with set size 1, a flat series).
 	ErrBoring = errors.New("Boring")
+	// ErrMismatch: the timestamps and values given to Analyze differ in
+	// length (a caller's bug; never judged).
+	ErrMismatch = errors.New("Mismatch")
 )
 
 // Detector is a named detector bound to its options.
@@ -98,9 +101,9 @@ func (e *Ensemble) AlertThreshold() float64 {
 // Verdict is an ensemble's judgement of a series' newest point.
 type Verdict struct {
 	Anomalous bool
-	// Err is a pre-check exception (ErrTooShort, ErrStale, ErrBoring) or,
-	// for a classic ensemble, ErrSkylineRaised; the votes are then not
-	// meaningful and Anomalous is false.
+	// Err is a pre-check exception (ErrTooShort, ErrStale, ErrBoring),
+	// ErrMismatch, or, for a classic ensemble, ErrSkylineRaised; the votes
+	// are then not meaningful and Anomalous is false.
 	Err error
 	// Votes and Ratios are the detectors' outcomes, in Detectors order.
 	Votes  []Vote
@@ -166,6 +169,10 @@ func (e *Ensemble) Analyze(t []int64, v []float64, now int64, s *Scratch, out *V
 		out.Ratios[i] = math.NaN()
 	}
 	out.Timestamp, out.Value = 0, math.NaN()
+	if len(t) != len(v) {
+		out.Err = ErrMismatch
+		return
+	}
 	if len(t) > 0 {
 		out.Timestamp, out.Value = t[len(t)-1], v[len(v)-1]
 	}

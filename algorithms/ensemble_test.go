@@ -174,3 +174,31 @@ func TestOverflowIsNoEvidence(t *testing.T) {
 		}
 	}
 }
+
+// A ±Inf or NaN newest value is no evidence for any fixed detector (found by
+// review: four of them voted Yes with an infinite ratio), and Analyze
+// refuses series whose slices differ in length.
+func TestNotFiniteNewestValue(t *testing.T) {
+	t.Parallel()
+	e := Default(86400)
+	n := 400
+	ts, v := make([]int64, n), make([]float64, n)
+	for i := range v {
+		ts[i] = 1_700_000_000 + int64(i)*60
+		v[i] = 10 + float64(i%5)
+	}
+	var s Scratch
+	for _, bad := range []float64{math.Inf(1), math.Inf(-1), math.NaN()} {
+		v[n-1] = bad
+		for _, d := range e.Detectors {
+			if oc := d.Run(ts, v, ts[n-1], &s); oc.Vote == Yes || math.IsInf(oc.Ratio, 0) {
+				t.Errorf("%s on a newest value of %v: %+v", d.Name, bad, oc)
+			}
+		}
+	}
+	var out Verdict
+	e.Analyze(ts, v[:n-1], ts[n-1], &s, &out)
+	if !errors.Is(out.Err, ErrMismatch) || out.Anomalous {
+		t.Errorf("mismatched lengths: %+v", out.Err)
+	}
+}

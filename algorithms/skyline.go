@@ -205,10 +205,14 @@ func pandasMeanStd(v []float64, s *Scratch) (mean, std float64) {
 	return mean, math.Sqrt(pwSum(buf) / float64(count-1))
 }
 
-// hasNaN reports whether v holds a NaN (or, through x−x, an Inf).
+// hasNaN reports whether v holds a NaN, or +Inf and −Inf together (their
+// sum is NaN); a lone ±Inf is not caught.
 func hasNaN(v []float64) bool {
 	return math.IsNaN(pwSum(v))
 }
+
+// isFinite reports x is neither NaN nor ±Inf (x-x is NaN exactly for those).
+func isFinite(x float64) bool { return x-x == 0 }
 
 // MedianAbsoluteDeviation compares the newest value's distance from the
 // median with the median absolute deviation (MAD).
@@ -248,6 +252,9 @@ func medianAbsoluteDeviation(_ []int64, v []float64, _ int64, o SkylineOptions, 
 	}
 	stat := math.Abs(v[n-1]-m) / mad
 	r := stat / 6
+	if !o.Classic && !isFinite(stat) {
+		return undefined, false // a NaN or ±Inf newest value is no evidence
+	}
 	if stat > 6 {
 		return yes(r), false
 	}
@@ -376,7 +383,7 @@ func firstHourAverage(t []int64, v []float64, now int64, o SkylineOptions, s *Sc
 		return undefined, false
 	}
 	mean, sd := meanStd(v[i0:i1], 1)
-	if !(sd > 0) || math.IsNaN(tail) || math.IsInf(sd, 0) {
+	if !(sd > 0) || !isFinite(tail) || math.IsInf(sd, 0) {
 		return undefined, false
 	}
 	return vote3(tail-mean, sd), false
@@ -404,7 +411,7 @@ func stddevFromAverage(_ []int64, v []float64, _ int64, o SkylineOptions, s *Scr
 		return vote3(tail-mean, sd), false
 	}
 	mean, sd := meanStd(v, 1)
-	if !(sd > 0) || math.IsInf(sd, 0) || math.IsNaN(tail) {
+	if !(sd > 0) || math.IsInf(sd, 0) || !isFinite(tail) {
 		return undefined, false
 	}
 	return vote3(tail-mean, sd), false
@@ -431,7 +438,7 @@ func stddevFromMovingAverage(_ []int64, v []float64, _ int64, o SkylineOptions, 
 	}
 	mu, sd := EWMMeanStd(v, 50)
 	dev := v[n-1] - mu
-	if !o.Classic && (!(sd > 0) || math.IsNaN(dev) || math.IsInf(sd, 0)) {
+	if !o.Classic && (!(sd > 0) || !isFinite(dev) || math.IsInf(sd, 0)) {
 		return undefined, false
 	}
 	return vote3(dev, sd), false
@@ -471,7 +478,7 @@ func meanSubtractionCumulation(_ []int64, v []float64, _ int64, o SkylineOptions
 	}
 	m, sd := meanStd(v[:n-1], 1)
 	dev := v[n-1] - m
-	if !(sd > 0) || math.IsNaN(dev) || math.IsInf(sd, 0) {
+	if !(sd > 0) || !isFinite(dev) || math.IsInf(sd, 0) {
 		return undefined, false
 	}
 	return vote3(dev, sd), false
@@ -785,7 +792,7 @@ func ThreeSigma(t []int64, v []float64, now int64, s *Scratch) Outcome {
 	mean, sd := meanStd(h, 1)
 	tail := tailAvg(v)
 	dev := tail - mean
-	if math.IsNaN(sd) || math.IsNaN(dev) || math.IsInf(sd, 0) {
+	if math.IsNaN(sd) || !isFinite(dev) || math.IsInf(sd, 0) {
 		return undefined
 	}
 	if sd == 0 {
