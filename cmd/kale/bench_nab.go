@@ -29,11 +29,7 @@ func benchNAB(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write results here as <category>/<file>.csv (timestamp,anomaly_score)")
 	data := fs.String("data", "", "NAB data directory (default: ../shared/nab/data from the repository root)")
 	labels := fs.String("labels", "", "NAB windows file (default: <data>/../labels/combined_windows.json)")
-	fullDuration := fs.Duration("full-duration", 24*time.Hour, "history the analyzer sees (store.full_duration, default Skyline's 24h). "+
-		"Cost grows with it: the embedded store keeps ~2.5 bytes a point and analysis is ~linear in points "+
-		"(default profile ~0.6 ms a metric a core at 8640 points, i.e. 720h at a 5 min step)")
-	suppress := fs.Duration("suppress", time.Hour, "no repeat alert for a metric within this period (the alert rule's expiration). "+
-		"Longer means fewer repeat alerts but a second incident on the same metric within it goes unreported")
+	fullDuration, suppress := profileSettingFlags(fs)
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "files replayed at once")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,7 +51,12 @@ func benchNAB(args []string, stdout, stderr io.Writer) int {
 	if *labels == "" {
 		*labels = filepath.Join(*data, "..", "labels", "combined_windows.json")
 	}
-	e, err := algorithms.Profile(*profile, int64(fullDuration.Seconds()))
+	settings, err := resolveSettings(*profile, fullDuration, suppress)
+	if err != nil {
+		fmt.Fprintf(stderr, "kale bench nab: %v\n", err)
+		return exitUsage
+	}
+	e, err := algorithms.Profile(*profile, int64(settings.History.Seconds()))
 	if err != nil {
 		fmt.Fprintf(stderr, "kale bench nab: %v\n", err)
 		return exitUsage
@@ -64,7 +65,7 @@ func benchNAB(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	opt := replay.Options{FullDuration: int64(fullDuration.Seconds()), SuppressFor: int64(suppress.Seconds())}
+	opt := replayOptions(settings)
 
 	results := make(nab.Results, len(c.Files))
 	var mu sync.Mutex
@@ -119,16 +120,17 @@ func benchNAB(args []string, stdout, stderr io.Writer) int {
 		fixed = append(fixed, r)
 	}
 	fmt.Fprintf(stderr, "NAB v1.1, %d files, %d rows, profile %s, full duration %v, suppress %v: replayed in %.1fs\n",
-		len(c.Files), c.Rows(), *profile, *fullDuration, *suppress, elapsed.Seconds())
+		len(c.Files), c.Rows(), *profile, settings.History, settings.AlertExpiration, elapsed.Seconds())
 	fmt.Fprintf(stderr, "%-20s %10s %10s %8s %8s    %10s %8s %8s\n", "profile", "optimised", "threshold", "TP", "FP", "fixed", "TP", "FP")
 	for i, r := range optimised {
 		f := fixed[i]
 		fmt.Fprintf(stderr, "%-20s %10.2f %10.4f %8d %8d    %10.2f %8d %8d\n",
 			r.Profile.Name, r.Normalized, r.Threshold, r.TP, r.FP, f.Normalized, f.TP, f.FP)
 	}
-	fmt.Fprintf(stdout, "RESULT standard=%.2f reward_low_FP_rate=%.2f reward_low_FN_rate=%.2f standard_fixed=%.2f reward_low_FP_rate_fixed=%.2f reward_low_FN_rate_fixed=%.2f profile=%s alert_threshold=%.4f seconds=%.1f\n",
+	fmt.Fprintf(stdout, "RESULT standard=%.2f reward_low_FP_rate=%.2f reward_low_FN_rate=%.2f standard_fixed=%.2f reward_low_FP_rate_fixed=%.2f reward_low_FN_rate_fixed=%.2f profile=%s full_duration=%d suppress=%d alert_threshold=%.4f seconds=%.1f\n",
 		optimised[0].Normalized, optimised[1].Normalized, optimised[2].Normalized,
-		fixed[0].Normalized, fixed[1].Normalized, fixed[2].Normalized, *profile, alertThreshold, elapsed.Seconds())
+		fixed[0].Normalized, fixed[1].Normalized, fixed[2].Normalized, *profile,
+		int64(settings.History/time.Second), int64(settings.AlertExpiration/time.Second), alertThreshold, elapsed.Seconds())
 	return 0
 }
 

@@ -34,7 +34,7 @@ func runKale(args ...string) (int, string, string) {
 func TestConfigCommands(t *testing.T) {
 	t.Parallel()
 	code, defaults, _ := runKale("config", "defaults")
-	if code != 0 || !strings.Contains(defaults, "full_duration: 24h") {
+	if code != 0 || !strings.Contains(defaults, "full_duration: 0s") {
 		t.Fatalf("config defaults: exit %d\n%s", code, defaults)
 	}
 	dir := t.TempDir()
@@ -401,36 +401,60 @@ func TestBenchGenAnalyze(t *testing.T) {
 
 // kale bench nab replays the whole NAB corpus and prints the six scores of
 // docs/interfaces.md. The classic profile must land near Etsy Skyline's
-// published 35.7 (standard).
+// published 35.7 (standard); the default profile, at its own settings,
+// must keep the Detection core issue's targets: standard >= 60 at the
+// optimised threshold and >= 55 at Kale's fixed one.
 func TestBenchNAB(t *testing.T) {
 	t.Parallel()
 	if _, err := sharedPath("nab", "data"); err != nil {
 		t.Skipf("no NAB corpus: %v", err)
 	}
-	out := t.TempDir()
-	code, stdout, errs := runKale("bench", "nab", "--profile", "classic", "--out", out)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	kv := map[string]float64{}
-	for _, f := range strings.Fields(stdout)[1:] {
-		k, v, _ := strings.Cut(f, "=")
-		if x, err := strconv.ParseFloat(v, 64); err == nil {
-			kv[k] = x
+	run := func(t *testing.T, args ...string) map[string]float64 {
+		code, stdout, errs := runKale(append([]string{"bench", "nab"}, args...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
 		}
-	}
-	for _, k := range []string{"standard", "reward_low_FP_rate", "reward_low_FN_rate", "standard_fixed", "reward_low_FP_rate_fixed", "reward_low_FN_rate_fixed"} {
-		if _, ok := kv[k]; !ok {
-			t.Errorf("RESULT lacks %s: %q", k, stdout)
+		kv := map[string]float64{}
+		for _, f := range strings.Fields(stdout)[1:] {
+			k, v, _ := strings.Cut(f, "=")
+			if x, err := strconv.ParseFloat(v, 64); err == nil {
+				kv[k] = x
+			}
 		}
+		for _, k := range []string{"standard", "reward_low_FP_rate", "reward_low_FN_rate", "standard_fixed",
+			"reward_low_FP_rate_fixed", "reward_low_FN_rate_fixed", "full_duration", "suppress"} {
+			if _, ok := kv[k]; !ok {
+				t.Errorf("RESULT lacks %s: %q", k, stdout)
+			}
+		}
+		return kv
 	}
-	if s := kv["standard"]; s < 30 || s > 42 {
-		t.Errorf("classic standard score %.2f, want near Etsy Skyline's 35.7", s)
-	}
-	files, _ := filepath.Glob(filepath.Join(out, "*", "*.csv"))
-	if len(files) != 58 {
-		t.Errorf("%d result files written, want 58", len(files))
-	}
+	t.Run("classic", func(t *testing.T) {
+		t.Parallel()
+		out := t.TempDir()
+		kv := run(t, "--profile", "classic", "--out", out)
+		if s := kv["standard"]; s < 30 || s > 42 {
+			t.Errorf("classic standard score %.2f, want near Etsy Skyline's 35.7", s)
+		}
+		if kv["full_duration"] != 86400 || kv["suppress"] != 3600 {
+			t.Errorf("classic ran with full_duration %v s, suppress %v s; want Skyline's 86400 and 3600", kv["full_duration"], kv["suppress"])
+		}
+		files, _ := filepath.Glob(filepath.Join(out, "*", "*.csv"))
+		if len(files) != 58 {
+			t.Errorf("%d result files written, want 58", len(files))
+		}
+	})
+	t.Run("default", func(t *testing.T) {
+		t.Parallel()
+		kv := run(t) // the default profile at its own settings
+		if kv["standard"] < 60 || kv["standard_fixed"] < 55 {
+			t.Errorf("default profile: standard %.2f optimised, %.2f fixed; the targets are >= 60 and >= 55",
+				kv["standard"], kv["standard_fixed"])
+		}
+		if kv["full_duration"] != 7*86400 || kv["suppress"] != 12*3600 {
+			t.Errorf("default ran with full_duration %v s, suppress %v s; want its settings, 604800 and 43200", kv["full_duration"], kv["suppress"])
+		}
+	})
 }
 
 // kale replay writes one row per input row, for UNIX-second and NAB-style
@@ -473,6 +497,15 @@ func TestReplayCommand(t *testing.T) {
 			t.Errorf("%s: the spike row is %q, want an alert", name, lines[591])
 		}
 	}
+	// The default profile runs at its own settings unless told otherwise.
+	if code, stdout, errs := runKale("replay", "--in", in, "--out", t.TempDir()); code != 0 ||
+		!strings.Contains(stdout, "profile default, history 168h0m0s, alert expiration 12h0m0s") {
+		t.Errorf("default settings: exit %d %q %q", code, stdout, errs)
+	}
+	if code, stdout, errs := runKale("replay", "--in", in, "--out", t.TempDir(), "--full-duration", "36h", "--suppress", "0s"); code != 0 ||
+		!strings.Contains(stdout, "history 36h0m0s, alert expiration 0s") {
+		t.Errorf("set settings: exit %d %q %q", code, stdout, errs)
+	}
 	badDir := t.TempDir()
 	bad := filepath.Join(badDir, "bad.csv")
 	os.WriteFile(bad, []byte("time,val\n1,2\n"), 0o644)
@@ -483,6 +516,9 @@ func TestReplayCommand(t *testing.T) {
 		{"replay", "--in", in, "--out", filepath.Join(in, "results")},  // would read its own output next time
 		{"replay", "--in", filepath.Join(in, "unix.csv"), "--out", in}, // would overwrite the input
 		{"replay", "--in", in, "--out", out, "--full-duration", "0s"},
+		{"replay", "--in", in, "--out", out, "--suppress", "-1h"},
+		{"replay", "--in", in, "--out", out, "--suppress", "soon"},
+		{"replay", "--in", in, "--out", out, "--profile", "fancy"},
 	} {
 		if code, _, errs := runKale(args...); code != 2 {
 			t.Errorf("kale %v: exit %d %q, want 2", args, code, errs)

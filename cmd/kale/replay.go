@@ -29,8 +29,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	in := fset.String("in", "", "a CSV file (timestamp,value; UNIX seconds or YYYY-MM-DD HH:MM:SS), or a directory of them")
 	out := fset.String("out", "", "directory for the results, one CSV per input file (same relative path)")
 	profile := fset.String("profile", "default", "classic or default")
-	fullDuration := fset.Duration("full-duration", 24*time.Hour, "history the analyzer sees (store.full_duration)")
-	suppress := fset.Duration("suppress", time.Hour, "no repeat alert for a metric within this period")
+	fullDuration, suppress := profileSettingFlags(fset)
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -41,15 +40,16 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kale replay: --in and --out are required")
 		return exitUsage
 	}
-	if *fullDuration < time.Second || *suppress < 0 {
-		fmt.Fprintln(stderr, "kale replay: --full-duration must be at least 1s and --suppress at least 0")
+	settings, err := resolveSettings(*profile, fullDuration, suppress)
+	if err != nil {
+		fmt.Fprintf(stderr, "kale replay: %v\n", err)
 		return exitUsage
 	}
 	if err := separateDirs(*in, *out); err != nil {
 		fmt.Fprintf(stderr, "kale replay: %v\n", err)
 		return exitUsage
 	}
-	e, err := algorithms.Profile(*profile, int64(fullDuration.Seconds()))
+	e, err := algorithms.Profile(*profile, int64(settings.History.Seconds()))
 	if err != nil {
 		fmt.Fprintf(stderr, "kale replay: %v\n", err)
 		return exitUsage
@@ -62,7 +62,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	opt := replay.Options{FullDuration: int64(fullDuration.Seconds()), SuppressFor: int64(suppress.Seconds())}
+	opt := replayOptions(settings)
 	prog := progress.New(stderr, "files", int64(len(files)))
 	var rows []replay.Row
 	alerts, total := 0, 0
@@ -86,7 +86,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		prog.Update(int64(i + 1))
 	}
 	prog.Done(int64(len(files)))
-	fmt.Fprintf(stdout, "replayed %d files, %d rows, %d alerts, profile %s, into %s\n", len(files), total, alerts, *profile, *out)
+	fmt.Fprintf(stdout, "replayed %d files, %d rows, %d alerts, profile %s, history %v, alert expiration %v, into %s\n",
+		len(files), total, alerts, *profile, settings.History, settings.AlertExpiration, *out)
 	return 0
 }
 
@@ -244,4 +245,64 @@ func separateDirs(in, out string) error {
 		return fmt.Errorf("--out %s is inside the input directory %s: results would overwrite or be read as input; choose another directory", out, src)
 	}
 	return nil
+}
+
+// autoDuration is a duration flag whose default, "auto", means the
+// profile's own setting (algorithms.ProfileSettings).
+type autoDuration struct {
+	d   time.Duration
+	set bool
+}
+
+func (a *autoDuration) String() string {
+	if a == nil || !a.set {
+		return "auto"
+	}
+	return a.d.String()
+}
+
+func (a *autoDuration) Set(s string) error {
+	if s == "auto" {
+		*a = autoDuration{}
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New(`want a duration such as 36h or 30m, or "auto"`)
+	}
+	*a = autoDuration{d: d, set: true}
+	return nil
+}
+
+// profileSettingFlags defines --full-duration and --suppress on fs, the
+// analyzer settings replay and bench nab share.
+func profileSettingFlags(fs *flag.FlagSet) (fullDuration, suppress *autoDuration) {
+	fullDuration, suppress = new(autoDuration), new(autoDuration)
+	fs.Var(fullDuration, "full-duration", "history the analyzer sees (store.full_duration): a `duration`, or auto = the profile's: "+
+		"7 days for default, Skyline's 24h for classic")
+	fs.Var(suppress, "suppress", "no repeat alert for a metric within this period (the alert rule's expiration): a `duration`, or auto = the profile's: "+
+		"12h for default, 1h for classic")
+	return fullDuration, suppress
+}
+
+// resolveSettings applies the flags over the profile's own settings.
+func resolveSettings(profile string, fullDuration, suppress *autoDuration) (algorithms.Settings, error) {
+	s, err := algorithms.ProfileSettings(profile)
+	if err != nil {
+		return s, err
+	}
+	if fullDuration.set {
+		s.History = fullDuration.d
+	}
+	if suppress.set {
+		s.AlertExpiration = suppress.d
+	}
+	if s.History < time.Second || s.AlertExpiration < 0 {
+		return s, errors.New("--full-duration must be at least 1s and --suppress at least 0")
+	}
+	return s, nil
+}
+
+func replayOptions(s algorithms.Settings) replay.Options {
+	return replay.Options{FullDuration: int64(s.History / time.Second), SuppressFor: int64(s.AlertExpiration / time.Second)}
 }

@@ -83,7 +83,7 @@ func OpenStore(cfg config.Config, logger *slog.Logger, reg prometheus.Registerer
 	switch cfg.BackendName() {
 	case "redis":
 		rc := cfg.Store.Redis
-		rc.Retention = cfg.Store.Retention
+		rc.Retention = cfg.Retention()
 		s, err := redisstore.New(rc, logger.With("component", "store"), reg)
 		if err != nil {
 			return nil, err
@@ -98,7 +98,7 @@ func OpenStore(cfg config.Config, logger *slog.Logger, reg prometheus.Registerer
 	default:
 		ec := cfg.Store.Embedded
 		ec.Dir = filepath.Join(cfg.DataDir, "store")
-		ec.Retention = cfg.Store.Retention
+		ec.Retention = cfg.Retention()
 		s, err := embedded.Open(ec, logger.With("component", "store"), reg)
 		if err != nil {
 			return nil, fmt.Errorf("cannot open the embedded store in %s: %w", ec.Dir, err)

@@ -64,7 +64,7 @@ func Default() Config {
 		LogLevel: "info",
 		HTTP:     webapp.DefaultConfig(),
 		Store: StoreConfig{
-			Retention:      store.DefaultRetention(),
+			Retention:      store.Retention{Grace: store.DefaultRetention().Grace}, // full_duration 0: auto
 			RoombaInterval: time.Minute,
 			Embedded:       embedded.DefaultConfig(),
 			Redis:          redisstore.DefaultConfig(),
@@ -113,6 +113,28 @@ func (c Config) BackendName() string {
 	return "embedded"
 }
 
+// Auto values of store.full_duration: the default profile's history
+// (algorithms.ProfileSettings) on the embedded store, Skyline's
+// FULL_DURATION on Redis, where long strings cost memory (~19 bytes a point
+// against the embedded store's ~2.5).
+const (
+	AutoFullDurationEmbedded = 7 * 24 * time.Hour
+	AutoFullDurationRedis    = 24 * time.Hour
+)
+
+// Retention returns the store's retention with store.full_duration 0 (auto)
+// resolved for the backend in use.
+func (c Config) Retention() store.Retention {
+	r := c.Store.Retention
+	if r.FullDuration == 0 {
+		r.FullDuration = AutoFullDurationEmbedded
+		if c.BackendName() == "redis" {
+			r.FullDuration = AutoFullDurationRedis
+		}
+	}
+	return r
+}
+
 // Validate returns every problem of c, one per line when printed.
 func (c Config) Validate() error {
 	var errs []error
@@ -131,8 +153,8 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store.backend %q: want embedded or redis", c.Store.Backend))
 	}
-	if c.Store.Retention.FullDuration <= 0 || c.Store.Retention.Grace < 0 {
-		errs = append(errs, errors.New("store.full_duration must be > 0 and store.roomba_grace >= 0"))
+	if r := c.Store.Retention; (r.FullDuration != 0 && r.FullDuration < time.Second) || r.Grace < 0 {
+		errs = append(errs, errors.New("store.full_duration must be 0 (auto) or at least 1s, and store.roomba_grace >= 0"))
 	}
 	if c.Store.RoombaInterval <= 0 {
 		errs = append(errs, errors.New("store.roomba_interval must be > 0"))

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -173,5 +174,29 @@ func TestDeployExamples(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// store.full_duration 0 resolves by backend; a set value is kept.
+func TestRetentionAuto(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if got := c.Retention().FullDuration; got != AutoFullDurationEmbedded {
+		t.Errorf("embedded auto = %v, want %v", got, AutoFullDurationEmbedded)
+	}
+	c.Store.Redis.URL = "redis://127.0.0.1:6379"
+	if got := c.Retention().FullDuration; got != AutoFullDurationRedis {
+		t.Errorf("redis auto = %v, want %v", got, AutoFullDurationRedis)
+	}
+	c.Store.Retention.FullDuration = 36 * time.Hour
+	if got := c.Retention().FullDuration; got != 36*time.Hour {
+		t.Errorf("set = %v, want 36h", got)
+	}
+	if got := c.Retention().Grace; got != 10*time.Minute {
+		t.Errorf("grace = %v, want 10m", got)
+	}
+	c.Store.Retention.FullDuration = time.Millisecond
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "full_duration") {
+		t.Errorf("1ms full_duration: Validate = %v, want an error naming it", err)
 	}
 }
