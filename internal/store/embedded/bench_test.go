@@ -251,3 +251,63 @@ func BenchmarkChunk(b *testing.B) {
 }
 
 var _ store.Store = (*Store)(nil)
+
+// BenchmarkFetchBatch reads a whole memory-only store of 10,000 series of
+// 1440 points (one day at 60 s of a 2-decimal random walk, appended a
+// minute at a time as Horizon would), as the analyzer does every cycle:
+// with one FetchBatch call over every name (batch), and with one Fetch per
+// name (fetch) for comparison. One op reads every series; ns/metric and
+// points/s are per series and point read, B/s counts 16 bytes a point.
+func BenchmarkFetchBatch(b *testing.B) {
+	const nSeries, nPoints = 10000, 1440
+	s := benchStore(b, false)
+	names := benchNames(nSeries)
+	w := newWalker(nSeries)
+	batch := make([]series.Sample, nSeries)
+	ctx := context.Background()
+	for m := range nPoints {
+		for i := range batch {
+			batch[i] = series.Sample{Name: names[i], Point: series.Point{Timestamp: t0 + int64(m)*60, Value: w.next(i)}}
+		}
+		if err := s.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report := func(b *testing.B, read int) {
+		if read != b.N*nSeries*nPoints {
+			b.Fatalf("read %d points, want %d", read, b.N*nSeries*nPoints)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nSeries), "ns/metric")
+		b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "points/s")
+	}
+	b.Run("batch", func(b *testing.B) {
+		read := 0
+		fn := func(_ int, pts []series.Point) error {
+			read += len(pts)
+			return nil
+		}
+		b.SetBytes(nSeries * nPoints * pointBytes)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.FetchBatch(ctx, names, math.MinInt64, math.MaxInt64, fn); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b, read)
+	})
+	b.Run("fetch", func(b *testing.B) {
+		read := 0
+		b.SetBytes(nSeries * nPoints * pointBytes)
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, name := range names {
+				pts, err := s.Fetch(ctx, name, math.MinInt64, math.MaxInt64)
+				if err != nil {
+					b.Fatal(err)
+				}
+				read += len(pts)
+			}
+		}
+		report(b, read)
+	})
+}

@@ -54,6 +54,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/go-kale/kale/internal/series"
 )
@@ -517,8 +518,10 @@ func decodeChunk(dst []series.Point, data []byte) ([]series.Point, error) {
 	if uint64(n-1)*2 > uint64(len(data))*8 {
 		return bad("too short for its point count")
 	}
+	// Every point of out is written below. (Not append(dst, make(n)...):
+	// the race detector's build allocates for that.)
 	start := len(dst)
-	dst = append(dst, make([]series.Point, n)...)
+	dst = slices.Grow(dst, n)[:start+n]
 	out := dst[start:]
 
 	r := newBitReader(data)

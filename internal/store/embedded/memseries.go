@@ -275,13 +275,26 @@ func (ms *memSeries) view(v *fetchView, from, until int64) {
 	}
 }
 
-// points decodes v into the sorted, de-duplicated points in [from, until].
-func (v *fetchView) points(from, until int64) ([]series.Point, error) {
+// size is the most points v decodes to.
+func (v *fetchView) size() int {
 	n := len(v.head)
 	for i := range v.chunks {
 		n += int(v.chunks[i].n)
 	}
-	out := make([]series.Point, 0, n)
+	return n
+}
+
+// points decodes v into the sorted, de-duplicated points in [from, until].
+// It decodes the chunks into *buf and, when head points fall among the
+// chunk points, merges the two into *merge (the head winning on equal
+// timestamps); the result is in one of the two, which keep the capacity
+// they grew to for the next call. It sorts v.head in place.
+func (v *fetchView) points(buf, merge *[]series.Point, from, until int64) ([]series.Point, error) {
+	out := (*buf)[:0]
+	if n := v.size(); cap(out) < n {
+		out = make([]series.Point, 0, n)
+	}
+	defer func() { *buf = out[:0] }()
 	var err error
 	for i := range v.chunks {
 		c := &v.chunks[i]
@@ -305,7 +318,10 @@ func (v *fetchView) points(from, until int64) ([]series.Point, error) {
 	}
 	h, _, _ := series.SortDedup(v.head)
 	if len(out) == 0 || out[len(out)-1].Timestamp < h[0].Timestamp {
-		return append(out, h...), nil
+		out = append(out, h...)
+		return out, nil
 	}
-	return mergeLWW(make([]series.Point, 0, len(out)+len(h)), out, h), nil
+	m := mergeLWW(slices.Grow((*merge)[:0], len(out)+len(h)), out, h)
+	*merge = m[:0]
+	return m, nil
 }

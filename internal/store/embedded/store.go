@@ -91,7 +91,7 @@ type Stats struct {
 // except lastSnap, synced and reported, which only the background goroutine
 // (and Close, after it stopped) use.
 type shard struct {
-	mu         sync.Mutex
+	mu         sync.RWMutex // read-locked by Fetch, FetchBatch, Names, Stats and Ping
 	idx        int
 	series     map[string]*memSeries
 	nextID     uint64
@@ -372,9 +372,9 @@ func (s *Store) Names(ctx context.Context, prefix string) ([]string, error) {
 	}
 	var out []string
 	for _, sh := range s.shards {
-		sh.mu.Lock()
+		sh.mu.RLock()
 		if sh.closed {
-			sh.mu.Unlock()
+			sh.mu.RUnlock()
 			return nil, store.ErrClosed
 		}
 		for name := range sh.series {
@@ -382,15 +382,15 @@ func (s *Store) Names(ctx context.Context, prefix string) ([]string, error) {
 				out = append(out, name)
 			}
 		}
-		sh.mu.Unlock()
+		sh.mu.RUnlock()
 	}
 	slices.Sort(out)
 	return out, nil
 }
 
 // Fetch returns the points of name in [from, until] (see store.Store).
-// Only the chunk headers and the head are copied under the shard lock; the
-// chunks are decoded after it is released.
+// Only the chunk headers and the head are copied under the shard's read
+// lock; the chunks are decoded after it is released.
 func (s *Store) Fetch(ctx context.Context, name string, from, until int64) ([]series.Point, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
@@ -398,27 +398,97 @@ func (s *Store) Fetch(ctx context.Context, name string, from, until int64) ([]se
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sh := s.shardFor(name)
 	var v fetchView
-	sh.mu.Lock()
+	found, err := s.view(&v, name, from, until)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, store.ErrNotFound
+	}
+	var buf, merge []series.Point // points allocates buf exactly
+	pts, err := v.points(&buf, &merge, from, until)
+	if err != nil {
+		return nil, fmt.Errorf("cannot fetch %q: %w: %w", name, store.ErrCorrupt, err)
+	}
+	return pts, nil
+}
+
+// FetchBatch reads names[i] for every i and calls fn with its points (see
+// store.Store for the contract). Per metric it takes the shard's read lock
+// only to look the series up and copy its chunk headers (the chunk bytes
+// are immutable) and its head points in the range into scratch space;
+// chunks outside [from, until] are skipped by their time bounds and never
+// decoded. It decodes and calls fn with no lock held. The scratch space is
+// allocated once per call and reused for every metric, so a batch makes a
+// few allocations whatever its length. One call runs on one goroutine;
+// callers wanting more cores run several calls on parts of the names.
+func (s *Store) FetchBatch(ctx context.Context, names []string, from, until int64, fn func(i int, points []series.Point) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := ctx.Done()
+	var (
+		v          fetchView
+		buf, merge []series.Point
+		bad        int
+		firstBad   error
+	)
+	for i, name := range names {
+		found, err := s.view(&v, name, from, until)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue
+		}
+		pts, err := v.points(&buf, &merge, from, until)
+		if err != nil {
+			if bad == 0 {
+				firstBad = fmt.Errorf("cannot fetch %q: %w: %w", name, store.ErrCorrupt, err)
+			}
+			bad++
+			continue
+		}
+		if done != nil {
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
+		}
+		if err := fn(i, pts); err != nil {
+			return err
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("cannot fetch %d of %d metrics: %w", bad, len(names), firstBad)
+	}
+	return nil
+}
+
+// view resets v and fills it, under the read lock of name's shard, with
+// the parts of series name that overlap [from, until]. found is false when
+// the store does not hold name.
+func (s *Store) view(v *fetchView, name string, from, until int64) (found bool, err error) {
+	v.chunks, v.head = v.chunks[:0], v.head[:0]
+	sh := s.shardFor(name)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
 	if sh.closed {
-		sh.mu.Unlock()
-		return nil, store.ErrClosed
+		return false, store.ErrClosed
 	}
 	ms := sh.series[name]
 	if ms == nil {
-		sh.mu.Unlock()
-		return nil, store.ErrNotFound
+		return false, nil
 	}
 	if from <= until {
-		ms.view(&v, from, until)
+		ms.view(v, from, until)
 	}
-	sh.mu.Unlock()
-	pts, err := v.points(from, until)
-	if err != nil {
-		return nil, fmt.Errorf("cannot fetch %q: %w", name, err)
-	}
-	return pts, nil
+	return true, nil
 }
 
 // Trim removes the points with Timestamp <= cfg.Retention.Cutoff(now)
@@ -483,9 +553,9 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	for _, sh := range s.shards {
-		sh.mu.Lock()
+		sh.mu.RLock()
 		err := sh.walErr
-		sh.mu.Unlock()
+		sh.mu.RUnlock()
 		if err != nil {
 			return fmt.Errorf("cannot write the log of shard %d: %w", sh.idx, err)
 		}
@@ -498,7 +568,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Stats() Stats {
 	var st Stats
 	for _, sh := range s.shards {
-		sh.mu.Lock()
+		sh.mu.RLock()
 		st.Metrics += len(sh.series)
 		for _, ms := range sh.series {
 			st.Points += ms.points()
@@ -506,7 +576,7 @@ func (s *Store) Stats() Stats {
 			st.HeadPoints += len(ms.head)
 			st.MemoryBytes += ms.memoryBytes()
 		}
-		sh.mu.Unlock()
+		sh.mu.RUnlock()
 	}
 	return st
 }

@@ -8,13 +8,13 @@ import (
 
 // metrics are the store's self-metrics, kale_store_redis_*.
 type metrics struct {
-	latency  *prometheus.HistogramVec // by op: append, names, fetch, trim (one call)
+	latency  *prometheus.HistogramVec // by op: append, names, fetch, fetch_batch, trim (one call)
 	commands *prometheus.CounterVec   // Redis commands sent, by op
 	errors   *prometheus.CounterVec   // failed calls, by op
 	points   prometheus.Counter       // points appended
 	bytes    prometheus.Counter       // value bytes appended
 	created  prometheus.Counter       // keys created by Append (SADDed to the name set)
-	corrupt  prometheus.Counter       // values found undecodable by Fetch or Trim
+	corrupt  prometheus.Counter       // values found undecodable by Fetch, FetchBatch or Trim
 	trimmed  *prometheus.CounterVec   // points removed by Trim, by namespace
 	deleted  *prometheus.CounterVec   // keys deleted by Trim, by namespace
 	retries  prometheus.Counter       // Trim rewrites refused because the key changed under it
@@ -27,12 +27,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "call_duration_seconds",
-			Help:    "Duration of one store call (Append, Names, Fetch, Trim) including its Redis round trips.",
+			Help:    "Duration of one store call (Append, Names, Fetch, FetchBatch, Trim) including its Redis round trips.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"op"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "commands_total",
-			Help: "Redis commands sent, by purpose: append (APPENDs), sadd (name-set additions), names, fetch, trim.",
+			Help: "Redis commands sent, by purpose: append (APPENDs), sadd (name-set additions), names, fetch, fetch_batch, trim.",
 		}, []string{"op"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "errors_total",
@@ -52,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		corrupt: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "malformed_values_total",
-			Help: "Series values that did not decode as msgpack [ts, value] arrays (Fetch or Trim).",
+			Help: "Series values that did not decode as msgpack [ts, value] arrays (Fetch, FetchBatch or Trim), and keys FetchBatch found holding another type.",
 		}),
 		trimmed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "trimmed_points_total",

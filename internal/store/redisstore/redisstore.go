@@ -41,7 +41,11 @@
 // Names reads the set with SSCAN; Fetch GETs the key, decodes it, sorts by
 // timestamp (stable, so the last-appended point wins on equal timestamps)
 // and cuts the range. A value that does not decode gives the points before
-// the bad bytes and an error wrapping series.ErrMalformed; Trim repairs it.
+// the bad bytes and an error wrapping series.ErrMalformed and
+// store.ErrCorrupt; Trim repairs it. FetchBatch does the same for many
+// names with one pipeline of Config.FetchBatch GETs per round trip, and
+// sends the next pipeline before it hands the current one's metrics to the
+// caller, so that the network and Redis work while the caller computes.
 //
 // # Trim (Roomba)
 //
@@ -121,6 +125,12 @@ type Config struct {
 	// TrimBatch is the number of keys Trim reads per round trip; each may
 	// be hundreds of KB, so this bounds Trim's memory.
 	TrimBatch int `yaml:"trim_batch"`
+	// FetchBatch is the number of keys FetchBatch (the analyzer's read of
+	// every metric) GETs per round trip. A day of 60-s points is about
+	// 21 KB a key, and FetchBatch holds two rounds at once (it reads the
+	// next while the caller works on the current one), so this bounds its
+	// memory to about 2 x FetchBatch x the value size.
+	FetchBatch int `yaml:"fetch_batch"`
 	// Retention is set by the caller from the shared retention settings.
 	Retention store.Retention `yaml:"-"`
 }
@@ -144,6 +154,7 @@ func DefaultConfig() Config {
 		WriteTimeout:  10 * time.Second,
 		PipelineBatch: 1000,
 		TrimBatch:     100,
+		FetchBatch:    500,
 		Retention:     store.DefaultRetention(),
 	}
 }
@@ -250,6 +261,9 @@ func (c Config) check() error {
 	}
 	if c.TrimBatch < 1 {
 		bad("trim_batch %d must be at least 1", c.TrimBatch)
+	}
+	if c.FetchBatch < 1 {
+		bad("fetch_batch %d must be at least 1", c.FetchBatch)
 	}
 	if c.DialTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 {
 		bad("timeouts must not be negative")
@@ -454,7 +468,7 @@ func (s *Store) Names(ctx context.Context, prefix string) ([]string, error) {
 // per timestamp (the last appended). ErrNotFound when the key is missing
 // or empty. A value that does not decode gives the points decoded before
 // the bad bytes (sorted and cut as usual) and an error wrapping
-// series.ErrMalformed.
+// series.ErrMalformed and store.ErrCorrupt.
 func (s *Store) Fetch(ctx context.Context, name string, from, until int64) ([]series.Point, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
@@ -469,6 +483,18 @@ func (s *Store) Fetch(ctx context.Context, name string, from, until int64) ([]se
 		return nil, s.fail(ctx, "fetch", "fetch "+name, err)
 	}
 	pts, derr := series.DecodePoints(nil, val)
+	pts = sortCut(pts, from, until)
+	s.met.latency.WithLabelValues("fetch").Observe(time.Since(start).Seconds())
+	if derr != nil {
+		s.met.corrupt.Inc()
+		return pts, fmt.Errorf("cannot decode %s%s: %w: %w", s.full.prefix, name, store.ErrCorrupt, derr)
+	}
+	return pts, nil
+}
+
+// sortCut sorts pts in place by timestamp keeping the last of equal
+// timestamps (series.SortDedup) and returns the part in [from, until].
+func sortCut(pts []series.Point, from, until int64) []series.Point {
 	pts, _, _ = series.SortDedup(pts)
 	lo, _ := slices.BinarySearchFunc(pts, from, cmpTS)
 	hi, found := slices.BinarySearchFunc(pts, until, cmpTS)
@@ -476,16 +502,9 @@ func (s *Store) Fetch(ctx context.Context, name string, from, until int64) ([]se
 		hi++
 	}
 	if lo >= hi {
-		pts = pts[:0]
-	} else {
-		pts = pts[lo:hi]
+		return pts[:0]
 	}
-	s.met.latency.WithLabelValues("fetch").Observe(time.Since(start).Seconds())
-	if derr != nil {
-		s.met.corrupt.Inc()
-		return pts, fmt.Errorf("cannot decode %s%s: %w", s.full.prefix, name, derr)
-	}
-	return pts, nil
+	return pts[lo:hi]
 }
 
 func cmpTS(p series.Point, ts int64) int {

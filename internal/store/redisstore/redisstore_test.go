@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/redis/go-redis/v9"
 
@@ -75,6 +76,7 @@ func TestStandalone(t *testing.T) {
 		cfg.Mini.Enabled = true
 		cfg.PipelineBatch = 7
 		cfg.TrimBatch = 3
+		cfg.FetchBatch = 7
 		storetest.Run(t, func(t *testing.T, ret store.Retention) store.Store {
 			return open(t, srv, cfg, ret)
 		})
@@ -144,6 +146,7 @@ func TestNewConfig(t *testing.T) {
 	bad(func(c *Config) { c.Retention.FullDuration = 0 }, "full duration must be at least 1s")
 	bad(func(c *Config) { c.PipelineBatch = 0 }, "pipeline_batch")
 	bad(func(c *Config) { c.TrimBatch = 0 }, "trim_batch")
+	bad(func(c *Config) { c.FetchBatch = 0 }, "fetch_batch")
 	bad(func(c *Config) { c.PoolSize = -1 }, "pool_size")
 	bad(func(c *Config) { c.ReadTimeout = -1 }, "timeouts")
 
@@ -297,12 +300,34 @@ func TestMalformedValue(t *testing.T) {
 
 	got, err := s.Fetch(ctx, "bad.tail", math.MinInt64, math.MaxInt64)
 	var de *series.DecodeError
-	if !errors.Is(err, series.ErrMalformed) || !errors.As(err, &de) || de.Offset != 26 {
-		t.Errorf("Fetch: err = %v, want a DecodeError at offset 26", err)
+	if !errors.Is(err, series.ErrMalformed) || !errors.Is(err, store.ErrCorrupt) || !errors.As(err, &de) || de.Offset != 26 {
+		t.Errorf("Fetch: err = %v, want ErrCorrupt and a DecodeError at offset 26", err)
 	}
 	if diff := cmp.Diff(good, got); diff != "" {
 		t.Errorf("Fetch before the bad bytes mismatch (-want +got):\n%s", diff)
 	}
+
+	// FetchBatch: Fetch's points for the undecodable values, the list
+	// skipped, the good metric after them read, and one error at the end
+	// that counts the three and describes the first.
+	srv.raw.Set(ctx, "metrics.good", val[:26], 0)
+	var calls []batchCall
+	err = s.FetchBatch(ctx, []string{"bad.tail", "bad.list", "bad.all", "missing", "good"}, math.MinInt64, math.MaxInt64,
+		func(i int, pts []series.Point) error {
+			calls = append(calls, batchCall{I: i, Pts: slices.Clone(pts)})
+			return nil
+		})
+	if !errors.Is(err, store.ErrCorrupt) || !errors.Is(err, series.ErrMalformed) || !errors.As(err, &de) || de.Offset != 26 ||
+		!strings.Contains(err.Error(), "cannot read 3 of 5 metrics") || !strings.Contains(err.Error(), "metrics.bad.tail") {
+		t.Errorf("FetchBatch: err = %v, want ErrCorrupt counting 3 of 5 and describing metrics.bad.tail", err)
+	}
+	if diff := cmp.Diff([]batchCall{{0, good}, {2, nil}, {4, good}}, calls, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("FetchBatch calls mismatch (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(s.met.corrupt); got != 4 {
+		t.Errorf("malformed values counted = %v, want 4 (Fetch 1, FetchBatch 3)", got)
+	}
+	srv.raw.Del(ctx, "metrics.good")
 	st, err := s.Trim(ctx, 1100)
 	if err != nil {
 		t.Fatal(err)

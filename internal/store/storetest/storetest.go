@@ -70,6 +70,11 @@ func Run(t *testing.T, open func(t *testing.T, ret store.Retention) store.Store)
 		{"FetchInclusiveBounds", testFetchInclusiveBounds},
 		{"FetchEmptyRange", testFetchEmptyRange},
 		{"FetchNotFound", testFetchNotFound},
+		{"FetchBatch", testFetchBatch},
+		{"FetchBatchMany", testFetchBatchMany},
+		{"FetchBatchCallbackError", testFetchBatchCallbackError},
+		{"FetchBatchCancel", testFetchBatchCancel},
+		{"FetchBatchScratch", testFetchBatchScratch},
 		{"Names", testNames},
 		{"NamesPrefixIsLiteral", testNamesPrefixIsLiteral},
 		{"NamesEmptyStore", testNamesEmptyStore},
@@ -97,6 +102,12 @@ func Run(t *testing.T, open func(t *testing.T, ret store.Retention) store.Store)
 			tc.fn(t, s)
 		})
 	}
+}
+
+// noCallback is a FetchBatch callback that fails: for calls that must not
+// reach it.
+func noCallback(i int, _ []series.Point) error {
+	return fmt.Errorf("FetchBatch called back for name %d", i)
 }
 
 // appendOK stores samples or fails the test.
@@ -745,6 +756,19 @@ func testConcurrentReadWrite(t *testing.T, s store.Store) {
 				errs <- fmt.Errorf("Names: %w", err)
 				return
 			}
+			names := []string{"rw.shared", "rw.own0", "rw.own1", "rw.own2", "rw.own3"}
+			err := s.FetchBatch(ctx, names, math.MinInt64, math.MaxInt64, func(i int, pts []series.Point) error {
+				for k := 1; k < len(pts); k++ {
+					if pts[k].Timestamp <= pts[k-1].Timestamp {
+						return fmt.Errorf("FetchBatch: %s not sorted at %d", names[i], k)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				errs <- fmt.Errorf("FetchBatch: %w", err)
+				return
+			}
 		}
 	})
 	wg.Go(func() {
@@ -796,6 +820,7 @@ func testCancelledContext(t *testing.T, s store.Store) {
 		{"AppendBig", func() error { return s.Append(ctx, big) }},
 		{"Names", func() error { _, err := s.Names(ctx, ""); return err }},
 		{"Fetch", func() error { _, err := s.Fetch(ctx, "cancel.m", math.MinInt64, math.MaxInt64); return err }},
+		{"FetchBatch", func() error { return s.FetchBatch(ctx, []string{"cancel.m"}, math.MinInt64, math.MaxInt64, noCallback) }},
 		{"Trim", func() error { _, err := s.Trim(ctx, base); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
 	}
@@ -832,6 +857,8 @@ func testClosed(t *testing.T, s store.Store) {
 		{"AppendEmpty", func() error { return s.Append(ctx, nil) }},
 		{"Names", func() error { _, err := s.Names(ctx, ""); return err }},
 		{"Fetch", func() error { _, err := s.Fetch(ctx, "closed.m", math.MinInt64, math.MaxInt64); return err }},
+		{"FetchBatch", func() error { return s.FetchBatch(ctx, []string{"closed.m"}, math.MinInt64, math.MaxInt64, noCallback) }},
+		{"FetchBatchNoNames", func() error { return s.FetchBatch(ctx, nil, math.MinInt64, math.MaxInt64, noCallback) }},
 		{"Trim", func() error { _, err := s.Trim(ctx, base); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
 	}

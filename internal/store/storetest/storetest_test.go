@@ -2,6 +2,7 @@ package storetest_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -80,6 +81,28 @@ func (s *refStore) Fetch(ctx context.Context, name string, from, until int64) ([
 		}
 	}
 	return out, nil
+}
+
+func (s *refStore) FetchBatch(ctx context.Context, names []string, from, until int64, fn func(int, []series.Point) error) error {
+	s.mu.Lock()
+	err := s.check(ctx)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for i, name := range names {
+		pts, err := s.Fetch(ctx, name, from, until)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(i, pts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *refStore) Trim(ctx context.Context, now int64) (store.TrimStats, error) {
