@@ -28,14 +28,25 @@ func benchAnalyze(args []string, stdout, stderr io.Writer) int {
 	profile := fs.String("profile", "classic", "classic or default")
 	verdictsPath := fs.String("verdicts", "", "write verdicts here, in the format of ../shared/parity/*.skyline.jsonl")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines analysing metrics")
+	metrics := fs.Int("metrics", 0, "instead of --dataset: fill a store with this many synthetic metrics and time analyzer cycles over it")
+	points := fs.Int("points", 1440, "with --metrics: points per metric, 60 s apart, ending now")
+	fs.String("store", "embedded", "with --metrics: embedded or redis")
+	fs.String("redis", "", "with --metrics --store redis: Redis to use (empty: start a local redis-server)")
+	fs.Int("cycles", 3, "with --metrics: cycles to time (the median is reported)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return exitUsage
 	}
-	if *dataset == "" {
-		fmt.Fprintln(stderr, "kale bench analyze: --dataset FILE is required (make one with kale bench gen), or use --metrics/--points (not built yet)")
+	switch {
+	case *dataset != "" && *metrics > 0:
+		fmt.Fprintln(stderr, "kale bench analyze: give --dataset FILE or --metrics N, not both")
+		return exitUsage
+	case *metrics > 0:
+		return benchCycle(fs, *metrics, *points, *profile, *workers, stdout, stderr)
+	case *dataset == "":
+		fmt.Fprintln(stderr, "kale bench analyze: --dataset FILE (make one with kale bench gen) or --metrics N is required")
 		return exitUsage
 	}
 	fail := func(err error) int {

@@ -399,6 +399,33 @@ func TestBenchGenAnalyze(t *testing.T) {
 	}
 }
 
+// kale bench analyze --metrics fills a store and times analyzer cycles over
+// it: every metric is listed and judged, on both backends.
+func TestBenchAnalyzeStore(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"embedded", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			if backend == "redis" {
+				testserver.LookPath(t, "redis-server", "redis-server")
+			}
+			code, out, errs := runKale("bench", "analyze", "--metrics", "1500", "--points", "200", "--store", backend,
+				"--profile", "default", "--cycles", "1")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			for _, k := range []string{"cycle_seconds=", "metrics=1500 ", "ms_per_metric_core=", "analysed=1500 ", "store=" + backend} {
+				if !strings.Contains(out, k) {
+					t.Errorf("RESULT lacks %s: %q", k, out)
+				}
+			}
+		})
+	}
+	if code, _, _ := runKale("bench", "analyze", "--metrics", "10", "--dataset", "x.bin"); code != 2 {
+		t.Errorf("--metrics with --dataset: exit %d, want 2", code)
+	}
+}
+
 // kale bench nab replays the whole NAB corpus and prints the six scores of
 // docs/interfaces.md. The classic profile must land near Etsy Skyline's
 // published 35.7 (standard); the default profile, at its own settings,
