@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server redis-tools graphite-carbon python3-msgpack)
+packages=(redis-server redis-tools graphite-carbon python3-msgpack python3-aiosmtpd)
 if [ "${KALE_SKIP_INSTALL:-0}" != 1 ]; then
   missing=()
   for p in "${packages[@]}"; do
