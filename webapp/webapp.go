@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/go-kale/kale/internal/anomalies"
 	"github.com/go-kale/kale/internal/series"
 	"github.com/go-kale/kale/internal/store"
 )
@@ -36,10 +37,25 @@ func DefaultConfig() Config { return Config{Addr: ":1500", Namespace: "metrics."
 
 // Handler serves Kale's HTTP routes.
 type Handler struct {
-	cfg    Config
-	store  store.Store
-	logger *slog.Logger
-	mux    *http.ServeMux
+	cfg       Config
+	store     store.Store
+	anomalies AnomalySource
+	logger    *slog.Logger
+	mux       *http.ServeMux
+}
+
+// AnomalySource is where /api/anomalies reads the analyzer's records
+// (internal/anomalies.Store satisfies it).
+type AnomalySource interface {
+	Since(ctx context.Context, since int64, limit int) ([]anomalies.Record, error)
+	Metric(ctx context.Context, metric string, since int64, limit int) ([]anomalies.Record, error)
+}
+
+// WithAnomalies makes /api/anomalies serve src; without it the route
+// answers 503 saying the analyzer's records are not available here.
+func (h *Handler) WithAnomalies(src AnomalySource) *Handler {
+	h.anomalies = src
+	return h
 }
 
 // New returns the handler. gatherer is what /metrics exposes (nil: none).
@@ -56,6 +72,7 @@ func New(cfg Config, st store.Store, gatherer prometheus.Gatherer, logger *slog.
 	h.mux.HandleFunc("GET /api/metrics", h.apiMetrics)
 	h.mux.HandleFunc("GET /api/series", h.apiSeries)
 	h.mux.HandleFunc("GET /api", h.apiSkyline)
+	h.mux.HandleFunc("GET /api/anomalies", h.apiAnomalies)
 	return h
 }
 
@@ -69,6 +86,7 @@ func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
 		"  GET /api/metrics?prefix=P        metric names\n" +
 		"  GET /api/series?metric=NAME      a metric's points\n" +
 		"  GET /api?metric=metrics.NAME     Skyline-compatible series\n" +
+		"  GET /api/anomalies[?since=TS]    the analyzer's anomalies, newest first\n" +
 		"  GET /metrics                     Kale's own Prometheus metrics\n" +
 		"  GET /healthz                     ok when the store answers\n"))
 }
@@ -138,6 +156,73 @@ func (h *Handler) apiSkyline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": pointsJSON(pts)})
+}
+
+// Limits of /api/anomalies.
+const (
+	defaultAnomalyLimit = 1000
+	maxAnomalyLimit     = 100000
+	defaultAnomalySince = 24 * time.Hour
+)
+
+// apiAnomalies is GET /api/anomalies[?since=TS][&metric=NAME][&limit=N]:
+// the recorded anomalies with timestamp >= since (default: the last 24 h),
+// newest first, at most limit (default 1000, at most 100000), of one
+// metric when metric is given.
+func (h *Handler) apiAnomalies(w http.ResponseWriter, r *http.Request) {
+	if h.anomalies == nil {
+		writeError(w, http.StatusServiceUnavailable, "anomaly records are not available in this process: run kale run or kale analyzer (with --redis, kale webapp reads them from Redis)")
+		return
+	}
+	q := r.URL.Query()
+	since := time.Now().Add(-defaultAnomalySince).Unix()
+	if s := q.Get("since"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "since: want UNIX seconds")
+			return
+		}
+		since = v
+	}
+	limit := defaultAnomalyLimit
+	if s := q.Get("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > maxAnomalyLimit {
+			writeError(w, http.StatusBadRequest, "limit: want 1 to "+strconv.Itoa(maxAnomalyLimit))
+			return
+		}
+		limit = v
+	}
+	var recs []anomalies.Record
+	var err error
+	if m := q.Get("metric"); m != "" {
+		recs, err = h.anomalies.Metric(r.Context(), m, since, limit)
+	} else {
+		recs, err = h.anomalies.Since(r.Context(), since, limit)
+	}
+	if err != nil {
+		h.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := make([]anomalyJSON, len(recs))
+	for i, rec := range recs {
+		out[i] = anomalyJSON{Metric: rec.Metric, Timestamp: rec.Timestamp, Value: rec.Value, Score: rec.Score,
+			Detectors: rec.Detectors, Profile: rec.Profile}
+		if out[i].Detectors == nil {
+			out[i].Detectors = []string{}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"anomalies": out})
+}
+
+// anomalyJSON is one element of /api/anomalies.
+type anomalyJSON struct {
+	Metric    string   `json:"metric"`
+	Timestamp int64    `json:"timestamp"`
+	Value     float64  `json:"value"`
+	Score     float64  `json:"score"`
+	Detectors []string `json:"detectors"`
+	Profile   string   `json:"profile"`
 }
 
 func (h *Handler) fetchFailed(w http.ResponseWriter, name string, err error) {

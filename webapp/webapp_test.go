@@ -10,10 +10,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/go-kale/kale/internal/anomalies"
 	"github.com/go-kale/kale/internal/series"
 	"github.com/go-kale/kale/internal/store"
 	"github.com/go-kale/kale/internal/store/embedded"
@@ -176,4 +178,83 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// GET /api/anomalies serves the analyzer's records, newest first, hostile
+// names intact; without an anomaly store it says why.
+func TestAPIAnomalies(t *testing.T) {
+	t.Parallel()
+	srv, st := newServer(t)
+	if code, _, body := get(t, srv, "/api/anomalies"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"error"`) {
+		t.Errorf("without records: %d %s", code, body)
+	}
+	as, err := anomalies.OpenEmbedded(t.TempDir(), 30*24*time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { as.Close() })
+	now := time.Now().Unix()
+	recs := []anomalies.Record{
+		{Metric: "web.a", Timestamp: now - 100, Value: 5, Score: 0.7, Detectors: []string{"grubbs"}, Profile: "default"},
+		{Metric: "web.a", Timestamp: now - 2*86400, Value: 6, Score: 0.6, Detectors: []string{"cusum"}, Profile: "default"},
+	}
+	for i, n := range hostile {
+		recs = append(recs, anomalies.Record{Metric: n, Timestamp: now - 10 - int64(i), Value: 1, Score: 0.5, Profile: "classic"})
+	}
+	if err := as.Add(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	h := New(DefaultConfig(), st, nil, nil).WithAnomalies(as)
+	srv2 := httptest.NewServer(h)
+	t.Cleanup(srv2.Close)
+
+	type anomaly struct {
+		Metric    string   `json:"metric"`
+		Timestamp int64    `json:"timestamp"`
+		Value     float64  `json:"value"`
+		Score     float64  `json:"score"`
+		Detectors []string `json:"detectors"`
+		Profile   string   `json:"profile"`
+	}
+	list := func(path string) []anomaly {
+		t.Helper()
+		code, ctype, body := get(t, srv2, path)
+		if code != 200 || ctype != "application/json" {
+			t.Fatalf("%s: %d %s %s", path, code, ctype, body)
+		}
+		var out struct{ Anomalies []anomaly }
+		if err := json.Unmarshal([]byte(body), &out); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return out.Anomalies
+	}
+	got := list("/api/anomalies") // the last 24 h by default
+	if len(got) != len(hostile)+1 {
+		t.Fatalf("default window: %d anomalies, want %d: %+v", len(got), len(hostile)+1, got)
+	}
+	for i, n := range hostile {
+		if got[i].Metric != n || got[i].Detectors == nil {
+			t.Errorf("anomaly %d = %+v, want metric %q (newest first) and detectors []", i, got[i], n)
+		}
+	}
+	if diff := cmp.Diff(anomaly{"web.a", now - 100, 5, 0.7, []string{"grubbs"}, "default"}, got[len(got)-1]); diff != "" {
+		t.Errorf("web.a (-want +got):\n%s", diff)
+	}
+	if got := list("/api/anomalies?since=0"); len(got) != len(hostile)+2 {
+		t.Errorf("since=0: %d anomalies, want all %d", len(got), len(hostile)+2)
+	}
+	if got := list("/api/anomalies?since=0&limit=2"); len(got) != 2 {
+		t.Errorf("limit=2: %d anomalies", len(got))
+	}
+	if got := list("/api/anomalies?since=0&metric=web.a"); len(got) != 2 || got[0].Timestamp != now-100 {
+		t.Errorf("metric=web.a: %+v", got)
+	}
+	if got := list("/api/anomalies?metric=" + url.QueryEscape(hostile[0])); len(got) != 1 || got[0].Metric != hostile[0] {
+		t.Errorf("hostile metric: %+v", got)
+	}
+	for _, q := range []string{"since=yesterday", "limit=0", "limit=x", "limit=1000000"} {
+		if code, _, body := get(t, srv2, "/api/anomalies?"+q); code != http.StatusBadRequest || !strings.Contains(body, `"error"`) {
+			t.Errorf("%s: %d %s, want 400 with an error", q, code, body)
+		}
+	}
 }

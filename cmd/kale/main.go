@@ -26,7 +26,7 @@ const usage = `kale: streaming anomaly detection for operations metrics
 Usage:
   kale run       [--config FILE] [flags]   every component in one process
   kale horizon   [--config FILE] [flags]   ingest only
-  kale analyzer  [--config FILE] [flags]   analysis + alerting only            (not built yet)
+  kale analyzer  [--config FILE] [flags]   analysis + alerting only
   kale oculus    [--config FILE] [flags]   fingerprint importer only           (not built yet)
   kale webapp    [--config FILE] [flags]   web page + JSON API only
   kale config defaults                     print the full default config, every key commented
@@ -54,12 +54,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return serve(cmd, rest, app.Components{Horizon: true, Webapp: true}, stdout, stderr)
+		return serve(cmd, rest, app.Components{Horizon: true, Analyzer: true, Webapp: true}, stdout, stderr)
 	case "horizon":
 		return serve(cmd, rest, app.Components{Horizon: true}, stdout, stderr)
 	case "webapp":
 		return serve(cmd, rest, app.Components{Webapp: true}, stdout, stderr)
-	case "analyzer", "oculus":
+	case "analyzer":
+		return serve(cmd, rest, app.Components{Analyzer: true}, stdout, stderr)
+	case "oculus":
 		return notBuilt("kale "+cmd, stderr)
 	case "replay":
 		return replayCmd(rest, stdout, stderr)

@@ -61,7 +61,7 @@ func TestConfigCommands(t *testing.T) {
 
 func TestCommandsNotBuiltYet(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"analyzer"}, {"oculus"}, {"bench", "oculus"}} {
+	for _, args := range [][]string{{"oculus"}, {"bench", "oculus"}} {
 		code, _, errs := runKale(args...)
 		if code != 2 || !strings.Contains(errs, "not built yet") {
 			t.Errorf("kale %v: exit %d %q; want exit 2 and 'not built yet'", args, code, errs)
@@ -125,6 +125,13 @@ type kaleProc struct {
 // startKale starts `kale run` on free loopback ports and waits for /healthz.
 func startKale(t *testing.T, extra ...string) *kaleProc {
 	t.Helper()
+	return startKaleEnv(t, nil, extra...)
+}
+
+// startKaleEnv is startKale with env ("NAME=value") added to the test's
+// environment for the kale process.
+func startKaleEnv(t *testing.T, env []string, extra ...string) *kaleProc {
+	t.Helper()
 	p := &kaleProc{
 		pickle: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
 		http:   fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
@@ -134,6 +141,9 @@ func startKale(t *testing.T, extra ...string) *kaleProc {
 	args := append([]string{"run", "--pickle-addr", p.pickle, "--http-addr", p.http,
 		"--msgpack-addr", "", "--plaintext-addr", ""}, extra...)
 	p.cmd = exec.Command(binary(t), args...)
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stderr = lockedWriter{p.mu, p.stderr}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

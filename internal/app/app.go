@@ -1,5 +1,6 @@
 // Package app wires Kale's components into one process, in the order the
-// data flows: store, Horizon, web server. `kale run`, `kale horizon`,
+// data flows: store, Horizon, analyzer (with the anomaly store and the
+// alerters), web server. `kale run`, `kale horizon`, `kale analyzer`,
 // `kale webapp` and `kale bench ingest` all start through it.
 package app
 
@@ -10,14 +11,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/go-kale/kale/alerters"
+	"github.com/go-kale/kale/algorithms"
+	"github.com/go-kale/kale/analyzer"
 	"github.com/go-kale/kale/horizon"
+	"github.com/go-kale/kale/internal/anomalies"
 	"github.com/go-kale/kale/internal/config"
 	"github.com/go-kale/kale/internal/store"
 	"github.com/go-kale/kale/internal/store/embedded"
@@ -27,8 +34,9 @@ import (
 
 // Components says which parts of Kale a process runs.
 type Components struct {
-	Horizon bool // listeners writing to the store, and Roomba
-	Webapp  bool // HTTP: page, API, /metrics, /healthz
+	Horizon  bool // listeners writing to the store, and Roomba
+	Analyzer bool // cycles over the store, anomaly records, alerts
+	Webapp   bool // HTTP: page, API, /metrics, /healthz
 }
 
 // App is a started Kale process.
@@ -39,7 +47,13 @@ type App struct {
 	Registry *prometheus.Registry
 	Store    store.Store
 	Horizon  *horizon.Server // nil unless Components.Horizon
-	httpLn   net.Listener
+	// Anomalies holds the analyzer's records, claims and incidents: opened
+	// with the analyzer, or for the web page alone on Redis; else nil.
+	Anomalies  anomalies.Store
+	Analyzer   *analyzer.Analyzer   // nil unless Components.Analyzer
+	Router     *analyzer.Router     // nil unless Components.Analyzer
+	dispatcher *alerters.Dispatcher // nil unless Components.Analyzer
+	httpLn     net.Listener
 }
 
 // Open opens the store and binds every listener, so that every startup
@@ -66,6 +80,18 @@ func Open(cfg config.Config, comps Components, logger *slog.Logger) (*App, error
 		}
 		if err := a.Horizon.Listen(); err != nil { // closes what it bound on failure
 			a.Store.Close()
+			return nil, err
+		}
+	}
+	if comps.Analyzer || (comps.Webapp && cfg.BackendName() == "redis") {
+		if a.Anomalies, err = openAnomalies(cfg, a.Store, logger); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	if comps.Analyzer {
+		if err := a.openAnalyzer(); err != nil {
+			a.Close()
 			return nil, err
 		}
 	}
@@ -107,6 +133,76 @@ func OpenStore(cfg config.Config, logger *slog.Logger, reg prometheus.Registerer
 	}
 }
 
+// openAnomalies opens the anomaly store beside the series store: a log
+// under data_dir on the embedded store, keys beside the series on Redis.
+func openAnomalies(cfg config.Config, st store.Store, logger *slog.Logger) (anomalies.Store, error) {
+	retention := cfg.Analyzer.AnomalyHistory
+	if rs, ok := st.(*redisstore.Store); ok {
+		return anomalies.NewRedis(rs.Client(), "kale.", retention), nil
+	}
+	dir := filepath.Join(cfg.DataDir, "anomalies")
+	s, err := anomalies.OpenEmbedded(dir, retention, logger.With("component", "anomalies"))
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the anomaly records in %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// openAnalyzer builds the alerters, their dispatcher, the router and the
+// analyzer.
+func (a *App) openAnalyzer() error {
+	cfg, logger := a.cfg, a.logger.With("component", "analyzer")
+	chans, err := cfg.Alerts.NewAlerters(a.logger.With("component", "alerters"))
+	if err != nil {
+		return err
+	}
+	if a.dispatcher, err = alerters.NewDispatcher(chans, cfg.Alerts.Delivery, a.logger.With("component", "alerters"), a.Registry); err != nil {
+		return err
+	}
+	settings, err := algorithms.ProfileSettings(cfg.Analyzer.Profile)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a.Router, err = analyzer.NewRouter(ctx, analyzer.RouterConfig{
+		Rules:             cfg.Alerts.Rules,
+		SendResolved:      cfg.Alerts.SendResolved(),
+		LinkBase:          linkBase(cfg),
+		DefaultExpiration: settings.AlertExpiration,
+		AnomaliesJSON:     cfg.Analyzer.AnomaliesJSON,
+	}, a.Anomalies, a.dispatcher, logger)
+	if err != nil {
+		return err
+	}
+	m, err := analyzer.NewMetrics(a.Registry)
+	if err != nil {
+		return err
+	}
+	a.Analyzer, err = analyzer.New(cfg.Analyzer, cfg.Retention().FullDuration, a.Store, a.Router,
+		analyzer.Options{Logger: logger, Metrics: m})
+	return err
+}
+
+// linkBase is alerts.link_base, or http://<hostname>:<http port>.
+func linkBase(cfg config.Config) string {
+	if cfg.Alerts.LinkBase != "" {
+		return cfg.Alerts.LinkBase
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	_, port, err := net.SplitHostPort(cfg.HTTP.Addr)
+	if err != nil || port == "" || port == "0" {
+		return ""
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // HTTPAddr returns the bound HTTP address, or nil when HTTP is off.
 func (a *App) HTTPAddr() net.Addr {
 	if a.httpLn == nil {
@@ -130,11 +226,20 @@ func (a *App) Run(ctx context.Context) error {
 				a.logger.With("component", "roomba"), a.Registry)
 		})
 	}
+	var analyzerDone chan struct{}
+	if a.Analyzer != nil {
+		analyzerDone = make(chan struct{})
+		go func() { defer close(analyzerDone); a.Analyzer.Run(ctx) }()
+	}
 	var srv *http.Server
 	httpErr := make(chan error, 1)
 	if a.httpLn != nil {
+		h := webapp.New(a.cfg.HTTP, a.Store, a.Registry, a.logger.With("component", "webapp"))
+		if a.Anomalies != nil {
+			h.WithAnomalies(a.Anomalies)
+		}
 		srv = &http.Server{
-			Handler:           webapp.New(a.cfg.HTTP, a.Store, a.Registry, a.logger.With("component", "webapp")),
+			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 		go func() {
@@ -156,10 +261,22 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	cancel()
 	wg.Wait()
+	if analyzerDone != nil {
+		<-analyzerDone
+		// Alerts already queued get a few seconds to go out.
+		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		a.dispatcher.Close(dctx)
+		dcancel()
+	}
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(sctx)
 		cancel()
+	}
+	if a.Anomalies != nil {
+		if err := a.Anomalies.Close(); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("cannot close the anomaly records: %w", err))
+		}
 	}
 	if err := a.Store.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("cannot close the store: %w", err))
@@ -174,6 +291,14 @@ func (a *App) Close() error {
 	}
 	if a.Horizon != nil {
 		a.Horizon.Close()
+	}
+	if a.dispatcher != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		a.dispatcher.Close(ctx)
+		cancel()
+	}
+	if a.Anomalies != nil {
+		a.Anomalies.Close()
 	}
 	return a.Store.Close()
 }

@@ -17,6 +17,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/go-kale/kale/alerters"
+	"github.com/go-kale/kale/analyzer"
 	"github.com/go-kale/kale/horizon"
 	"github.com/go-kale/kale/internal/store"
 	"github.com/go-kale/kale/internal/store/embedded"
@@ -26,12 +28,14 @@ import (
 
 // Config is the whole of Kale's configuration.
 type Config struct {
-	DataDir       string              `yaml:"data_dir"`
-	LogLevel      string              `yaml:"log_level"`
-	HTTP          webapp.Config       `yaml:"http"`
-	Store         StoreConfig         `yaml:"store"`
-	Horizon       horizon.Config      `yaml:"horizon"`
-	Elasticsearch ElasticsearchConfig `yaml:"elasticsearch"`
+	DataDir       string                `yaml:"data_dir"`
+	LogLevel      string                `yaml:"log_level"`
+	HTTP          webapp.Config         `yaml:"http"`
+	Store         StoreConfig           `yaml:"store"`
+	Horizon       horizon.Config        `yaml:"horizon"`
+	Analyzer      analyzer.Config       `yaml:"analyzer"`
+	Alerts        analyzer.AlertsConfig `yaml:"alerts"`
+	Elasticsearch ElasticsearchConfig   `yaml:"elasticsearch"`
 }
 
 // StoreConfig chooses and configures the series store.
@@ -69,7 +73,9 @@ func Default() Config {
 			Embedded:       embedded.DefaultConfig(),
 			Redis:          redisstore.DefaultConfig(),
 		},
-		Horizon: horizon.DefaultConfig(),
+		Horizon:  horizon.DefaultConfig(),
+		Analyzer: analyzer.DefaultConfig(),
+		Alerts:   analyzer.AlertsConfig{Delivery: alerters.DefaultDispatchOptions()},
 	}
 }
 
@@ -160,6 +166,12 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("store.roomba_interval must be > 0"))
 	}
 	if err := c.Horizon.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Analyzer.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Alerts.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	for _, u := range c.Elasticsearch.URLs {

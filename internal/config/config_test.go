@@ -200,3 +200,65 @@ func TestRetentionAuto(t *testing.T) {
 		t.Errorf("1ms full_duration: Validate = %v, want an error naming it", err)
 	}
 }
+
+// The alerts section decodes each channel over its defaults, strictly, and
+// validation names what is wrong.
+func TestAlertsConfig(t *testing.T) {
+	t.Parallel()
+	body := `
+alerts:
+  rules:
+    - pattern: prod.
+      alerter: oncall
+      resolve_after: 30m
+    - regex: '^db\.'
+      alerter: mail
+      expiration: 2h
+  alerters:
+    - name: oncall
+      pagerduty: {routing_key: "env:KALE_TEST_PD_KEY"}
+    - name: mail
+      email: {addr: "127.0.0.1:25", from: kale@example.com, to: [ops@example.com]}
+    - name: chat
+      send_resolved: false
+      webhook: {url: "http://127.0.0.1:9/hook", format: slack}
+    - name: log
+      syslog: {network: udp, addr: "127.0.0.1:514"}
+`
+	var c Config = Default()
+	if err := Decode(strings.NewReader(body), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	a := c.Alerts
+	if len(a.Alerters) != 4 || a.Alerters[1].Email == nil || a.Alerters[1].Email.StartTLS == "" {
+		t.Fatalf("alerters %+v: want 4, the email one with its default starttls", a.Alerters)
+	}
+	if got := a.SendResolved(); !got["oncall"] || got["mail"] || got["chat"] || got["log"] {
+		t.Errorf("SendResolved() = %v, want only oncall", got)
+	}
+	if a.Rules[0].ResolveAfter != 30*time.Minute || a.Rules[1].Expiration != 2*time.Hour {
+		t.Errorf("rules %+v", a.Rules)
+	}
+
+	f := func(body, wantErr string) {
+		t.Helper()
+		c := Default()
+		err := Decode(strings.NewReader(body), &c)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%q: error %v, want one containing %q", body, err, wantErr)
+		}
+	}
+	f("alerts:\n  alerters:\n    - name: m\n      email: {adr: x}\n", "field adr not found")
+	f("alerts:\n  alerters:\n    - name: m\n      emial: {}\n", "field emial not found")
+	f("alerts:\n  alerters:\n    - name: m\n", "exactly one of")
+	f("alerts:\n  alerters:\n    - name: m\n      webhook: {url: http://x/}\n      syslog: {}\n", "exactly one of")
+	f("alerts:\n  rules:\n    - alerter: nobody\n", `alerter "nobody" is not one of`)
+	f("alerts:\n  rules:\n    - alerter: m\n      regex: '('\n  alerters:\n    - name: m\n      syslog: {}\n", "regex")
+	f("analyzer:\n  profile: fancy\n", "analyzer.profile")
+}

@@ -540,3 +540,8 @@ func (p *pendingAdds) take() map[string][]string {
 	p.m = nil
 	return m
 }
+
+// Client returns the store's Redis client, for other Kale data kept in the
+// same Redis (the analyzer's anomaly records and alert claims). Closing the
+// store closes it.
+func (s *Store) Client() redis.UniversalClient { return s.client }
