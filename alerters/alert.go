@@ -69,7 +69,7 @@ type Alert struct {
 	Profile   string   // detector profile: "default" or "classic"
 	Rule      string   // name or pattern of the alert rule that matched
 	Link      string   // absolute URL of the metric on Kale's web page ("" when unknown)
-	DedupKey  string   // stable per (rule, alerter, metric); PagerDuty's dedup_key
+	DedupKey  string   // stable per (alerter, metric); PagerDuty's dedup_key
 }
 
 // Time returns a.Timestamp as a UTC time.

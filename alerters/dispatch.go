@@ -32,6 +32,12 @@ type DispatchOptions struct {
 	// alerter's failures or drops (default 10s); lines in between are
 	// counted and the count is logged with the next line as "suppressed".
 	LogInterval time.Duration `yaml:"log_interval"`
+	// OnLost, when set, is called (from the alerter's worker goroutine)
+	// with each alert that was accepted by Enqueue but not delivered: given
+	// up after its attempts or a permanent error, or dropped at shutdown.
+	// The analyzer uses it to release the alert's de-dup claim, so the
+	// next cycle alerts again instead of staying silent for the expiration.
+	OnLost func(alerter string, a Alert) `yaml:"-"`
 }
 
 // DefaultDispatchOptions returns the defaults: QueueSize 1000, Attempts 5,
@@ -318,7 +324,7 @@ func (w *worker) run() {
 	for a := range w.queue {
 		w.length.Dec()
 		if w.d.abort.Err() != nil {
-			w.dropShutdown()
+			w.dropShutdown(a)
 			continue
 		}
 		w.deliver(a)
@@ -326,9 +332,17 @@ func (w *worker) run() {
 }
 
 // dropShutdown counts an alert lost to Close's deadline.
-func (w *worker) dropShutdown() {
+func (w *worker) dropShutdown(a Alert) {
 	w.shutdown.Inc()
 	w.d.lost.Add(1)
+	w.onLost(a)
+}
+
+// onLost reports an undelivered alert to DispatchOptions.OnLost.
+func (w *worker) onLost(a Alert) {
+	if f := w.d.opt.OnLost; f != nil {
+		f(w.name, a)
+	}
 }
 
 // deliver sends a with retries and counts the outcome.
@@ -348,12 +362,13 @@ func (w *worker) deliver(a Alert) {
 			return
 		}
 		if abort.Err() != nil {
-			w.dropShutdown()
+			w.dropShutdown(a)
 			return
 		}
 		if !Retryable(err) || attempt >= opt.Attempts {
 			w.failed.Inc()
 			w.logFailure(a, attempt, err)
+			w.onLost(a)
 			return
 		}
 		w.retries.Inc()
@@ -362,7 +377,7 @@ func (w *worker) deliver(a Alert) {
 		case <-t.C:
 		case <-abort.Done():
 			t.Stop()
-			w.dropShutdown()
+			w.dropShutdown(a)
 			return
 		}
 	}

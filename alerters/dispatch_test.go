@@ -175,6 +175,31 @@ func TestPermanentErrorIsNotRetried(t *testing.T) {
 	}
 }
 
+// An alert given up is reported to OnLost (the analyzer releases its
+// claim); a delivered one is not.
+func TestOnLost(t *testing.T) {
+	h := &hook{statuses: []int{400, 200}}
+	var mu sync.Mutex
+	var lost []string
+	opt := fastRetries
+	opt.OnLost = func(alerter string, a alerters.Alert) {
+		mu.Lock()
+		defer mu.Unlock()
+		lost = append(lost, alerter+" "+a.Kind.String()+" "+a.Metric)
+	}
+	d, _, _ := newDispatcher(t, []alerters.Alerter{newHookAlerter(t, "hook", h)}, opt)
+	a := alerttest.Alert()
+	d.Enqueue("hook", a)
+	a.Kind = alerters.Resolve
+	d.Enqueue("hook", a)
+	closeNow(t, d)
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"hook trigger " + a.Metric}, lost); diff != "" {
+		t.Errorf("OnLost calls (-want +got):\n%s", diff)
+	}
+}
+
 func TestAttemptsRunOut(t *testing.T) {
 	h := &hook{statuses: []int{500, 500, 500, 500, 500, 500}}
 	opt := fastRetries

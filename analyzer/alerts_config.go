@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -173,8 +174,11 @@ func (c AlertsConfig) Validate() error {
 				errs = append(errs, fmt.Errorf("%s.regex: %w", where, err))
 			}
 		}
-		if r.Expiration < 0 || r.ResolveAfter < 0 {
-			errs = append(errs, fmt.Errorf("%s: expiration and resolve_after must be >= 0", where))
+		if r.Expiration < 0 || (r.Expiration > 0 && r.Expiration < time.Second) {
+			errs = append(errs, fmt.Errorf("%s.expiration %v: want 0 (the profile's) or at least 1s", where, r.Expiration))
+		}
+		if r.ResolveAfter < 0 || (r.ResolveAfter > 0 && r.ResolveAfter < time.Second) {
+			errs = append(errs, fmt.Errorf("%s.resolve_after %v: want 0 (never) or at least 1s", where, r.ResolveAfter))
 		}
 	}
 	if err := c.Delivery.Validate(); err != nil {

@@ -109,7 +109,8 @@ type Report struct {
 	// Exceptions counts the metrics not judged, by reason: TooShort, Stale,
 	// Boring (the ensemble's pre-checks), Deleted (listed, then not read:
 	// deleted by Roomba in between, Skyline's DeletedByRoomba, or its stored
-	// data does not decode, which is logged), Other.
+	// data does not decode, which is logged), ReadError (its batch could
+	// not be read: a network error, a timeout), Other.
 	Exceptions map[string]int
 	// Normal holds, for each metric Watch asked about, the timestamp of its
 	// newest point when it was judged and found normal this cycle.
@@ -191,9 +192,14 @@ func (a *Analyzer) Run(ctx context.Context) error {
 			a.logger.Error("analyzer cycle failed; retrying at the next interval", "err", err)
 			a.metrics.failures.Inc()
 		} else if a.handler != nil {
-			if err := a.handler.Handle(ctx, r); err != nil && ctx.Err() == nil {
+			// A finished cycle is recorded and alerted in full even when a
+			// shutdown begins meanwhile: an alert sent but not remembered
+			// would page again after the restart.
+			hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
+			if err := a.handler.Handle(hctx, r); err != nil {
 				a.logger.Error("cannot record or alert this cycle's anomalies", "err", err)
 			}
+			hcancel()
 		}
 		elapsed := a.now().Sub(start)
 		wait := a.cfg.Interval - elapsed
@@ -214,6 +220,9 @@ func (a *Analyzer) Run(ctx context.Context) error {
 	}
 }
 
+// handleTimeout bounds the Handler's work on one cycle's report.
+const handleTimeout = 30 * time.Second
+
 // Cycle runs one cycle now and returns its report (not handed to the
 // Handler: Run does that).
 func (a *Analyzer) Cycle(ctx context.Context) (*Report, error) {
@@ -228,10 +237,11 @@ func (a *Analyzer) Cycle(ctx context.Context) (*Report, error) {
 	type batch struct{ lo, hi int }
 	batches := make(chan batch)
 	var (
-		mu       sync.Mutex
-		firstErr error
-		analysed atomic.Int64
-		wg       sync.WaitGroup
+		mu         sync.Mutex
+		firstErr   error // the first read error
+		readErrors int   // batches that could not be read
+		analysed   atomic.Int64
+		wg         sync.WaitGroup
 	)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -240,12 +250,19 @@ func (a *Analyzer) Cycle(ctx context.Context) (*Report, error) {
 			w := worker{a: a, now: now, exceptions: map[string]int{}, normal: map[string]int64{}}
 			for b := range batches {
 				if err := w.batch(cctx, names[b.lo:b.hi]); err != nil {
+					// A batch that cannot be read costs its metrics this
+					// cycle (exception ReadError), not the whole cycle.
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
 					}
+					readErrors++
 					mu.Unlock()
-					cancel()
+					for i := range b.hi - b.lo {
+						if !w.seen[i] {
+							w.exceptions["ReadError"]++
+						}
+					}
 				}
 			}
 			mu.Lock()
@@ -270,11 +287,16 @@ feed:
 	}
 	close(batches)
 	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	nBatches := (len(names) + a.cfg.BatchSize - 1) / a.cfg.BatchSize
+	if readErrors > 0 && readErrors == nBatches {
+		return nil, firstErr // nothing could be read: the store is down
+	}
+	if readErrors > 0 {
+		a.logger.Warn("some metrics could not be read this cycle (exception ReadError)",
+			"batches", readErrors, "of", nBatches, "first_err", firstErr)
 	}
 	r.Analysed = int(analysed.Load())
 	r.Duration = a.now().Sub(start)
@@ -304,7 +326,7 @@ func (a *Analyzer) observe(r *Report) {
 }
 
 // exceptionReasons are Report.Exceptions' keys, in log order.
-var exceptionReasons = []string{"TooShort", "Stale", "Boring", "Deleted", "Other"}
+var exceptionReasons = []string{"TooShort", "Stale", "Boring", "Deleted", "ReadError", "Other"}
 
 // worker holds one goroutine's buffers and tallies.
 type worker struct {
@@ -336,9 +358,10 @@ func (w *worker) batch(ctx context.Context, names []string) error {
 	})
 	switch {
 	case errors.Is(err, store.ErrCorrupt):
-		// The batch was read; some metrics did not decode (skipped, and
-		// counted as Deleted below). Not a reason to stop the cycle.
-		w.a.logger.Warn("some metrics could not be read; they are skipped", "err", err)
+		// The batch was read; some metrics did not decode: skipped
+		// (embedded; counted as Deleted below) or judged on the points
+		// before the bad bytes (Redis). Not a reason to stop the cycle.
+		w.a.logger.Warn("some metrics have undecodable data", "err", err)
 	case err != nil:
 		return fmt.Errorf("cannot read a batch of %d metrics: %w", len(names), err)
 	}

@@ -2,6 +2,8 @@ package analyzer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -193,5 +195,47 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "analyzer."+key) {
 			t.Errorf("Validate() = %v, want an error naming analyzer.%s", err, key)
 		}
+	}
+}
+
+// failingSource fails FetchBatch for batches holding a given name.
+type failingSource struct {
+	store.Store
+	bad string
+}
+
+func (f failingSource) FetchBatch(ctx context.Context, names []string, from, until int64, fn func(int, []series.Point) error) error {
+	if slices.Contains(names, f.bad) {
+		return errors.New("i/o timeout")
+	}
+	return f.Store.FetchBatch(ctx, names, from, until, fn)
+}
+
+// A batch that cannot be read costs its metrics (ReadError), not the cycle;
+// when nothing can be read the cycle fails.
+func TestReadError(t *testing.T) {
+	t.Parallel()
+	data := map[string][]series.Point{}
+	for i := range 10 {
+		data[fmt.Sprintf("m%02d", i)] = noisy(uint64(i), 100, t0, math.NaN())
+	}
+	st := openStore(t, 24*time.Hour, data)
+	cfg := DefaultConfig()
+	cfg.Profile, cfg.BatchSize = "classic", 3
+	a, err := New(cfg, 24*time.Hour, failingSource{st, "m04"}, nil, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Exceptions["ReadError"] != 3 || r.Analysed != 7 {
+		t.Errorf("exceptions %v, analysed %d; want ReadError 3 (m03-m05), 7 analysed", r.Exceptions, r.Analysed)
+	}
+	cfg.BatchSize = 100
+	a, _ = New(cfg, 24*time.Hour, failingSource{st, "m04"}, nil, Options{Now: clock})
+	if _, err := a.Cycle(context.Background()); err == nil || !strings.Contains(err.Error(), "i/o timeout") {
+		t.Errorf("every batch failing: Cycle error %v, want the read error", err)
 	}
 }

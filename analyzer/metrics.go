@@ -53,7 +53,7 @@ func newMetrics() *metrics {
 		}),
 		exceptions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "kale", Subsystem: "analyzer", Name: "exceptions_total",
-			Help: "Metrics not judged, by reason: TooShort, Stale, Boring (pre-checks), Deleted (gone between listing and reading), Other.",
+			Help: "Metrics not judged, by reason: TooShort, Stale, Boring (pre-checks), Deleted (gone between listing and reading, or undecodable), ReadError (its batch could not be read), Other.",
 		}, []string{"reason"}),
 	}
 	for _, r := range exceptionReasons {

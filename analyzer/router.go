@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/go-kale/kale/alerters"
 	"github.com/go-kale/kale/internal/anomalies"
 )
@@ -45,8 +47,26 @@ type Rule struct {
 	Expiration time.Duration `yaml:"expiration"`
 	// ResolveAfter: an alerted metric that has been judged normal for this
 	// long (by its data's timestamps) is resolved: the incident closes and,
-	// for alerters with send_resolved, a resolve is sent. 0 = never.
+	// for alerters with send_resolved, a resolve is sent. 0 = never (no
+	// incident is kept). Default DefaultResolveAfter. A metric that stops
+	// reporting is not resolved: its incident stays open until it is
+	// judged normal again.
 	ResolveAfter time.Duration `yaml:"resolve_after"`
+}
+
+// DefaultResolveAfter is a rule's resolve_after when the config omits it.
+const DefaultResolveAfter = 30 * time.Minute
+
+// UnmarshalYAML decodes a rule strictly over its defaults (resolve_after
+// DefaultResolveAfter).
+func (r *Rule) UnmarshalYAML(n *yaml.Node) error {
+	type plain Rule // without this method
+	v := plain{ResolveAfter: DefaultResolveAfter}
+	if err := strictDecode(n, &v); err != nil {
+		return err
+	}
+	*r = Rule(v)
+	return nil
 }
 
 // label is the rule's name for alerts.
@@ -113,9 +133,16 @@ type Router struct {
 	logger   *slog.Logger
 	lastTrim time.Time
 
+	// recorded is each metric's newest anomaly timestamp already recorded:
+	// the same newest point judged again next cycle is not written again.
+	recorded map[string]int64
+
 	mu        sync.RWMutex
 	incidents map[string]anomalies.Incident // by Key
 	watched   map[string]int                // metric -> open incidents
+	// normalFrom, by incident key: -1 after a cycle that did not judge the
+	// metric, then the first normal point's timestamp (see resolve).
+	normalFrom map[string]int64
 }
 
 // NewRouter returns a Router over store and out, loading the open
@@ -126,7 +153,8 @@ func NewRouter(ctx context.Context, cfg RouterConfig, store anomalies.Store, out
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Router{cfg: cfg, store: store, out: out, logger: logger,
-		incidents: map[string]anomalies.Incident{}, watched: map[string]int{}}
+		incidents: map[string]anomalies.Incident{}, watched: map[string]int{}, recorded: map[string]int64{},
+		normalFrom: map[string]int64{}}
 	for i, rc := range cfg.Rules {
 		cr := rule{Rule: rc}
 		if rc.Pattern != "" {
@@ -145,7 +173,10 @@ func NewRouter(ctx context.Context, cfg RouterConfig, store anomalies.Store, out
 		r.rules = append(r.rules, cr)
 	}
 	open, err := store.Incidents(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, anomalies.ErrCorrupt):
+		logger.Error("some open incidents could not be read; they will not be resolved", "err", err)
+	case err != nil:
 		return nil, fmt.Errorf("cannot load the open incidents: %w", err)
 	}
 	for _, in := range open {
@@ -178,15 +209,31 @@ func (r *Router) OpenIncidents() []anomalies.Incident {
 // failing step and returns every error.
 func (r *Router) Handle(ctx context.Context, rep *Report) error {
 	var errs []error
-	if len(rep.Anomalies) > 0 {
-		recs := make([]anomalies.Record, len(rep.Anomalies))
-		for i, a := range rep.Anomalies {
-			recs[i] = anomalies.Record{Metric: a.Metric, Timestamp: a.Timestamp, Value: a.Value,
-				Score: a.Score, Detectors: a.Detectors, Profile: a.Profile}
+	var recs []anomalies.Record
+	for _, a := range rep.Anomalies {
+		if ts, ok := r.recorded[a.Metric]; ok && ts == a.Timestamp {
+			continue // the same point, judged again
 		}
+		recs = append(recs, anomalies.Record{Metric: a.Metric, Timestamp: a.Timestamp, Value: a.Value,
+			Score: a.Score, Detectors: a.Detectors, Profile: a.Profile})
+	}
+	if len(recs) > 0 {
 		if err := r.store.Add(ctx, recs); err != nil {
 			errs = append(errs, fmt.Errorf("cannot record %d anomalies: %w", len(recs), err))
+		} else {
+			for _, rec := range recs {
+				r.recorded[rec.Metric] = rec.Timestamp
+			}
 		}
+	}
+	if len(r.recorded) > 4*len(rep.Anomalies)+1024 { // forget metrics no longer anomalous
+		keep := make(map[string]int64, len(rep.Anomalies))
+		for _, a := range rep.Anomalies {
+			if ts, ok := r.recorded[a.Metric]; ok {
+				keep[a.Metric] = ts
+			}
+		}
+		r.recorded = keep
 	}
 	if rep.Start.Sub(r.lastTrim) >= time.Minute {
 		if _, err := r.store.Trim(ctx, rep.Start.Unix()); err != nil {
@@ -229,7 +276,9 @@ func DedupKey(alerter, metric string) string {
 }
 
 // trigger alerts on a through rule ru unless the claim is held, and opens
-// or refreshes the incident.
+// or refreshes the incident. The incident is kept in memory first, so a
+// store error cannot orphan an alert that went out; it is written again
+// with the next anomalous point.
 func (r *Router) trigger(ctx context.Context, ru *rule, a Anomaly) error {
 	key := incidentKey(ru.Alerter, a.Metric)
 	r.mu.Lock()
@@ -251,39 +300,56 @@ func (r *Router) trigger(ctx context.Context, ru *rule, a Anomaly) error {
 			}
 			return nil
 		}
-		if !open {
-			in = anomalies.Incident{Key: key, Metric: a.Metric, Rule: ru.label(), Alerter: ru.Alerter, Opened: a.Timestamp}
-		}
-	} else if !open {
-		return nil // silenced by a claim from before an incident was kept (or resolved): nothing to follow
 	}
-	if a.Timestamp <= in.LastAnomalous && open {
+	if ru.ResolveAfter <= 0 {
+		return nil // never resolved: no incident to keep
+	}
+	// Claimed now, or held by an earlier alert (perhaps from before a
+	// restart whose incident write failed): follow the incident.
+	if !open {
+		in = anomalies.Incident{Key: key, Metric: a.Metric, Rule: ru.label(), Alerter: ru.Alerter, Opened: a.Timestamp}
+	} else if a.Timestamp <= in.LastAnomalous {
 		return nil
 	}
 	in.LastAnomalous = max(in.LastAnomalous, a.Timestamp)
-	if err := r.store.PutIncident(ctx, in); err != nil {
-		return fmt.Errorf("cannot keep the incident of %q on %s: %w", a.Metric, ru.Alerter, err)
-	}
 	r.mu.Lock()
-	if _, was := r.incidents[key]; !was {
+	if !open {
 		r.watched[a.Metric]++
 	}
 	r.incidents[key] = in
+	delete(r.normalFrom, key)
 	r.mu.Unlock()
+	if err := r.store.PutIncident(ctx, in); err != nil {
+		return fmt.Errorf("cannot keep the incident of %q on %s: %w", a.Metric, ru.Alerter, err)
+	}
 	return nil
 }
 
-// resolve closes the incidents whose metric was judged normal this cycle
-// at least ResolveAfter after its last anomalous point.
+// resolve closes the incidents whose metric has been judged normal, in
+// every cycle, for at least ResolveAfter of its data: a cycle in which the
+// metric was not judged (stale, gone, unreadable) restarts the count at its
+// next normal point.
 func (r *Router) resolve(ctx context.Context, rep *Report) error {
+	anomalous := make(map[string]bool, len(rep.Anomalies))
+	for _, a := range rep.Anomalies {
+		anomalous[a.Metric] = true
+	}
 	var errs []error
 	for _, in := range r.OpenIncidents() {
 		ts, normal := rep.Normal[in.Metric]
-		if !normal {
-			continue
+		r.mu.Lock()
+		from, counted := r.normalFrom[in.Key]
+		switch {
+		case anomalous[in.Metric]:
+		case !normal:
+			r.normalFrom[in.Key] = -1 // not judged: the normal run is broken
+		case counted && from < 0:
+			r.normalFrom[in.Key] = ts // first normal point after the gap
 		}
+		from = max(in.LastAnomalous, r.normalFrom[in.Key])
+		r.mu.Unlock()
 		after := r.resolveAfter(in)
-		if after <= 0 || ts-in.LastAnomalous < int64(after/time.Second) {
+		if !normal || after <= 0 || ts-from < int64(after/time.Second) {
 			continue
 		}
 		if r.cfg.SendResolved[in.Alerter] {
@@ -293,18 +359,48 @@ func (r *Router) resolve(ctx context.Context, rep *Report) error {
 				continue // try again next cycle
 			}
 		}
-		if err := r.store.CloseIncident(ctx, in.Key); err != nil {
-			errs = append(errs, fmt.Errorf("cannot close the incident of %q on %s: %w", in.Metric, in.Alerter, err))
-			continue
-		}
+		// Forget it even if the store cannot: a resolve is sent once here
+		// (after a restart, at most once more).
 		r.mu.Lock()
 		delete(r.incidents, in.Key)
+		delete(r.normalFrom, in.Key)
 		if r.watched[in.Metric]--; r.watched[in.Metric] <= 0 {
 			delete(r.watched, in.Metric)
 		}
 		r.mu.Unlock()
+		if err := r.store.CloseIncident(ctx, in.Key); err != nil {
+			errs = append(errs, fmt.Errorf("cannot close the incident of %q on %s: %w", in.Metric, in.Alerter, err))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// Lost is the dispatcher's OnLost: an alert that could not be delivered.
+// A lost trigger releases its claim, so the next cycle alerts again if the
+// metric is still anomalous; a lost resolve reopens its incident, so the
+// next normal cycle resolves again.
+func (r *Router) Lost(alerter string, a alerters.Alert) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch a.Kind {
+	case alerters.Trigger:
+		if err := r.store.Release(ctx, alerter, a.Metric); err != nil {
+			r.logger.Error("cannot release the claim of an undelivered alert; it will not be repeated before its expiration",
+				"alerter", alerter, "metric", a.Metric, "err", err)
+		}
+	case alerters.Resolve:
+		key := incidentKey(alerter, a.Metric)
+		in := anomalies.Incident{Key: key, Metric: a.Metric, Rule: a.Rule, Alerter: alerter, Opened: a.Timestamp}
+		r.mu.Lock()
+		if _, open := r.incidents[key]; !open {
+			r.incidents[key] = in
+			r.watched[a.Metric]++
+		}
+		r.mu.Unlock()
+		if err := r.store.PutIncident(ctx, in); err != nil {
+			r.logger.Error("cannot reopen the incident of an undelivered resolve", "alerter", alerter, "metric", a.Metric, "err", err)
+		}
+	}
 }
 
 // resolveAfter is the ResolveAfter of the first rule with the incident's
@@ -348,7 +444,10 @@ func writeAnomaliesJSON(path string, as []Anomaly) error {
 		return fmt.Errorf("cannot write %s (analyzer.anomalies_json): %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	_, err = fmt.Fprintf(tmp, "handle_data(%s)\n", body)
+	err = tmp.Chmod(0o644) // readable by a web server, as a file written with os.WriteFile
+	if err == nil {
+		_, err = fmt.Fprintf(tmp, "handle_data(%s)\n", body)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

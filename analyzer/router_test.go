@@ -260,3 +260,61 @@ func TestDedupKey(t *testing.T) {
 func sortedCopy(s []string) []string {
 	return slices.Sorted(slices.Values(s))
 }
+
+// A cycle that does not judge the metric (stale, gone) restarts the normal
+// count: the incident resolves only after resolve_after of normal data.
+func TestRouterResolveNeedsUnbrokenNormal(t *testing.T) {
+	t.Parallel()
+	f := newRouterFixture(t, RouterConfig{
+		Rules:        []Rule{{Alerter: "pd", Expiration: time.Hour, ResolveAfter: 10 * time.Minute}},
+		SendResolved: map[string]bool{"pd": true},
+	})
+	f.cycle(map[string]float64{"a": 1})
+	f.out.take()
+	f.now = f.now.Add(time.Hour)
+	f.cycle(nil) // a not judged: no data
+	f.now = f.now.Add(time.Minute)
+	f.cycle(nil, "a") // normal again, an hour after the anomaly: not yet
+	f.now = f.now.Add(5 * time.Minute)
+	f.cycle(nil, "a")
+	if got := f.out.take(); len(got) != 0 {
+		t.Fatalf("resolved after 5 min of normal data: %v", got)
+	}
+	f.now = f.now.Add(5 * time.Minute)
+	f.cycle(nil, "a")
+	if diff := cmp.Diff([]string{"pd resolve a"}, f.out.take()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// An undelivered trigger releases its claim (the next cycle alerts again);
+// an undelivered resolve reopens the incident.
+func TestRouterLost(t *testing.T) {
+	t.Parallel()
+	f := newRouterFixture(t, RouterConfig{
+		Rules:        []Rule{{Alerter: "pd", Expiration: time.Hour, ResolveAfter: time.Minute}},
+		SendResolved: map[string]bool{"pd": true},
+	})
+	f.cycle(map[string]float64{"a": 1})
+	f.r.Lost("pd", f.out.last["pd"])
+	f.out.take()
+	f.now = f.now.Add(10 * time.Second)
+	f.cycle(map[string]float64{"a": 1})
+	if diff := cmp.Diff([]string{"pd trigger a"}, f.out.take()); diff != "" {
+		t.Fatalf("after a lost trigger (-want +got):\n%s", diff)
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	f.cycle(nil, "a")
+	if diff := cmp.Diff([]string{"pd resolve a"}, f.out.take()); diff != "" {
+		t.Fatalf("resolve (-want +got):\n%s", diff)
+	}
+	f.r.Lost("pd", f.out.last["pd"])
+	if !f.r.Watch("a") {
+		t.Fatal("a lost resolve did not reopen the incident")
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	f.cycle(nil, "a")
+	if diff := cmp.Diff([]string{"pd resolve a"}, f.out.take()); diff != "" {
+		t.Errorf("resolve again (-want +got):\n%s", diff)
+	}
+}

@@ -200,7 +200,10 @@ func (h *Handler) apiAnomalies(w http.ResponseWriter, r *http.Request) {
 	} else {
 		recs, err = h.anomalies.Since(r.Context(), since, limit)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, anomalies.ErrCorrupt):
+		h.logger.Warn("some anomaly records could not be read; serving the others", "err", err)
+	case err != nil:
 		h.fail(w, http.StatusInternalServerError, err)
 		return
 	}

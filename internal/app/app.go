@@ -138,7 +138,13 @@ func OpenStore(cfg config.Config, logger *slog.Logger, reg prometheus.Registerer
 func openAnomalies(cfg config.Config, st store.Store, logger *slog.Logger) (anomalies.Store, error) {
 	retention := cfg.Analyzer.AnomalyHistory
 	if rs, ok := st.(*redisstore.Store); ok {
-		return anomalies.NewRedis(rs.Client(), "kale.", retention), nil
+		// "kale." beside Skyline's default namespace; a deployment with its
+		// own store.redis.namespace gets its own records too.
+		ns := anomalies.DefaultNamespace
+		if n := cfg.Store.Redis.Namespace; n != redisstore.DefaultConfig().Namespace {
+			ns += n
+		}
+		return anomalies.NewRedis(rs.Client(), ns, retention), nil
 	}
 	dir := filepath.Join(cfg.DataDir, "anomalies")
 	s, err := anomalies.OpenEmbedded(dir, retention, logger.With("component", "anomalies"))
@@ -156,7 +162,12 @@ func (a *App) openAnalyzer() error {
 	if err != nil {
 		return err
 	}
-	if a.dispatcher, err = alerters.NewDispatcher(chans, cfg.Alerts.Delivery, a.logger.With("component", "alerters"), a.Registry); err != nil {
+	// An alert the dispatcher cannot deliver goes back to the router
+	// (created below, before anything is enqueued) to release its claim.
+	var router *analyzer.Router
+	delivery := cfg.Alerts.Delivery
+	delivery.OnLost = func(alerter string, al alerters.Alert) { router.Lost(alerter, al) }
+	if a.dispatcher, err = alerters.NewDispatcher(chans, delivery, a.logger.With("component", "alerters"), a.Registry); err != nil {
 		return err
 	}
 	settings, err := algorithms.ProfileSettings(cfg.Analyzer.Profile)
@@ -165,7 +176,7 @@ func (a *App) openAnalyzer() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a.Router, err = analyzer.NewRouter(ctx, analyzer.RouterConfig{
+	router, err = analyzer.NewRouter(ctx, analyzer.RouterConfig{
 		Rules:             cfg.Alerts.Rules,
 		SendResolved:      cfg.Alerts.SendResolved(),
 		LinkBase:          linkBase(cfg),
@@ -175,6 +186,7 @@ func (a *App) openAnalyzer() error {
 	if err != nil {
 		return err
 	}
+	a.Router = router
 	m, err := analyzer.NewMetrics(a.Registry)
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/go-kale/kale/analyzer"
 	"gopkg.in/yaml.v3"
 )
 
@@ -210,7 +212,7 @@ alerts:
   rules:
     - pattern: prod.
       alerter: oncall
-      resolve_after: 30m
+      resolve_after: 45m
     - regex: '^db\.'
       alerter: mail
       expiration: 2h
@@ -239,7 +241,8 @@ alerts:
 	if got := a.SendResolved(); !got["oncall"] || got["mail"] || got["chat"] || got["log"] {
 		t.Errorf("SendResolved() = %v, want only oncall", got)
 	}
-	if a.Rules[0].ResolveAfter != 30*time.Minute || a.Rules[1].Expiration != 2*time.Hour {
+	if a.Rules[0].ResolveAfter != 45*time.Minute || a.Rules[1].Expiration != 2*time.Hour ||
+		a.Rules[1].ResolveAfter != analyzer.DefaultResolveAfter {
 		t.Errorf("rules %+v", a.Rules)
 	}
 
@@ -261,4 +264,6 @@ alerts:
 	f("alerts:\n  rules:\n    - alerter: nobody\n", `alerter "nobody" is not one of`)
 	f("alerts:\n  rules:\n    - alerter: m\n      regex: '('\n  alerters:\n    - name: m\n      syslog: {}\n", "regex")
 	f("analyzer:\n  profile: fancy\n", "analyzer.profile")
+	f("alerts:\n  rules:\n    - alerter: m\n      patern: x\n  alerters:\n    - name: m\n      syslog: {}\n", "field patern not found")
+	f("alerts:\n  alerters:\n    - name: a.b\n      syslog: {}\n", "without dots")
 }
