@@ -132,7 +132,26 @@ func startKale(t *testing.T, extra ...string) *kaleProc {
 // environment for the kale process.
 func startKaleEnv(t *testing.T, env []string, extra ...string) *kaleProc {
 	t.Helper()
-	p := &kaleProc{
+	// A port found free may be taken by a parallel test before kale binds
+	// it: kale then exits saying so, and we try again on other ports.
+	for attempt := 1; ; attempt++ {
+		p, taken := tryStartKale(t, env, extra)
+		if !taken {
+			return p
+		}
+		if attempt == 5 {
+			t.Fatalf("kale could not bind free ports in 5 attempts:\n%s", p.logs())
+		}
+	}
+}
+
+// tryStartKale starts kale run and waits until it has started (its log
+// says so: every listener is bound, so /healthz is answered by this
+// process and not by one that took the port) and /healthz answers. taken
+// reports that a port was taken meanwhile (the process has exited).
+func tryStartKale(t *testing.T, env, extra []string) (p *kaleProc, taken bool) {
+	t.Helper()
+	p = &kaleProc{
 		pickle: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
 		http:   fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
 		stderr: &bytes.Buffer{},
@@ -156,15 +175,22 @@ func startKaleEnv(t *testing.T, env []string, extra ...string) *kaleProc {
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get("http://" + p.http + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
+		logs := p.logs()
+		if strings.Contains(logs, "address already in use") {
+			p.cmd.Wait()
+			return p, true
+		}
+		if strings.Contains(logs, `msg="kale started"`) {
+			resp, err := http.Get("http://" + p.http + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return p, false
+				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("kale did not become healthy:\n%s", p.logs())
+			t.Fatalf("kale did not become healthy:\n%s", logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
