@@ -101,17 +101,12 @@ func benchIngest(args []string, stdout, stderr io.Writer) int {
 		cfg.Store.Backend = "redis"
 		cfg.Store.Redis.URL = *redisURL
 		if *redisURL == "" {
-			d, err := os.MkdirTemp("", "kale-bench-redis-")
+			url, stop, err := localRedis()
 			if err != nil {
 				return fail(err)
 			}
-			defer os.RemoveAll(d)
-			addr, stop, err := testserver.StartRedisForBench(d)
-			if err != nil {
-				return fail(fmt.Errorf("cannot start a local redis-server (install it with: apt-get install -y redis-server, or pass --redis URL): %w", err))
-			}
 			defer stop()
-			cfg.Store.Redis.URL = "redis://" + addr + "/0"
+			cfg.Store.Redis.URL = url
 		}
 	default:
 		fmt.Fprintf(stderr, "kale bench ingest: --store %q: want embedded or redis\n", *backend)
@@ -287,4 +282,19 @@ func redisUsedMemory(url string) int64 {
 	}
 	n, _ := strconv.ParseInt(info["Memory"]["used_memory"], 10, 64)
 	return n
+}
+
+// localRedis starts a redis-server for a benchmark in a temporary directory
+// and returns its URL and how to stop it (and remove the directory).
+func localRedis() (url string, stop func(), err error) {
+	d, err := os.MkdirTemp("", "kale-bench-redis-")
+	if err != nil {
+		return "", nil, err
+	}
+	addr, stopServer, err := testserver.StartRedisForBench(d)
+	if err != nil {
+		os.RemoveAll(d)
+		return "", nil, fmt.Errorf("cannot start a local redis-server (install it with: apt-get install -y redis-server, or pass --redis URL): %w", err)
+	}
+	return "redis://" + addr + "/0", func() { stopServer(); os.RemoveAll(d) }, nil
 }

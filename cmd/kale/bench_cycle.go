@@ -21,7 +21,6 @@ import (
 	"github.com/go-kale/kale/internal/config"
 	"github.com/go-kale/kale/internal/progress"
 	"github.com/go-kale/kale/internal/series"
-	"github.com/go-kale/kale/internal/testserver"
 )
 
 // benchCycle is `kale bench analyze --metrics M --points N`: it fills a
@@ -62,17 +61,12 @@ func benchCycle(fs *flag.FlagSet, metrics, points int, profile string, workers i
 		cfg.Store.Backend = "redis"
 		cfg.Store.Redis.URL = redisURL
 		if redisURL == "" {
-			d, err := os.MkdirTemp("", "kale-bench-redis-")
+			url, stop, err := localRedis()
 			if err != nil {
 				return fail(err)
 			}
-			defer os.RemoveAll(d)
-			addr, stop, err := testserver.StartRedisForBench(d)
-			if err != nil {
-				return fail(fmt.Errorf("cannot start a local redis-server (install it with: apt-get install -y redis-server, or pass --redis URL): %w", err))
-			}
 			defer stop()
-			cfg.Store.Redis.URL = "redis://" + addr + "/0"
+			cfg.Store.Redis.URL = url
 		}
 	default:
 		fmt.Fprintf(stderr, "kale bench analyze: --store %q: want embedded or redis\n", backend)
