@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"net/http"
 	"net/url"
 	"os"
@@ -268,6 +269,9 @@ func Summary(al alerters.Alert) string {
 // DedupKey returns k when it fits PagerDuty's 255-character limit, else
 // "kale-" followed by the hex SHA-256 of k.
 func DedupKey(k string) string {
+	// JSON turns each invalid UTF-8 byte into U+FFFD (3 bytes): count what
+	// PagerDuty will receive.
+	k = strings.ToValidUTF8(k, "\uFFFD")
 	if len(k) <= maxDedupKey {
 		return k
 	}
