@@ -48,11 +48,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kale/kale/alerters"
