@@ -22,8 +22,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kale/kale/algorithms"
@@ -236,20 +236,18 @@ func (a *Analyzer) Cycle(ctx context.Context) (*Report, error) {
 
 	type batch struct{ lo, hi int }
 	batches := make(chan batch)
+	nBatches := (len(names) + a.cfg.BatchSize - 1) / a.cfg.BatchSize
 	var (
 		mu         sync.Mutex
 		firstErr   error // the first read error
 		readErrors int   // batches that could not be read
-		analysed   atomic.Int64
 		wg         sync.WaitGroup
 	)
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range min(a.cfg.Workers, max(1, (len(names)+a.cfg.BatchSize-1)/a.cfg.BatchSize)) {
+	for range min(a.cfg.Workers, max(1, nBatches)) {
 		wg.Go(func() {
 			w := worker{a: a, now: now, exceptions: map[string]int{}, normal: map[string]int64{}}
 			for b := range batches {
-				if err := w.batch(cctx, names[b.lo:b.hi]); err != nil {
+				if err := w.batch(ctx, names[b.lo:b.hi]); err != nil {
 					// A batch that cannot be read costs its metrics this
 					// cycle (exception ReadError), not the whole cycle.
 					mu.Lock()
@@ -273,15 +271,15 @@ func (a *Analyzer) Cycle(ctx context.Context) (*Report, error) {
 			for k, ts := range w.normal {
 				r.Normal[k] = ts
 			}
+			r.Analysed += w.analysed
 			mu.Unlock()
-			analysed.Add(int64(w.analysed))
 		})
 	}
 feed:
 	for lo := 0; lo < len(names); lo += a.cfg.BatchSize {
 		select {
 		case batches <- batch{lo, min(lo+a.cfg.BatchSize, len(names))}:
-		case <-cctx.Done():
+		case <-ctx.Done():
 			break feed
 		}
 	}
@@ -290,7 +288,6 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	nBatches := (len(names) + a.cfg.BatchSize - 1) / a.cfg.BatchSize
 	if readErrors > 0 && readErrors == nBatches {
 		return nil, firstErr // nothing could be read: the store is down
 	}
@@ -298,7 +295,6 @@ feed:
 		a.logger.Warn("some metrics could not be read this cycle (exception ReadError)",
 			"batches", readErrors, "of", nBatches, "first_err", firstErr)
 	}
-	r.Analysed = int(analysed.Load())
 	r.Duration = a.now().Sub(start)
 	a.observe(r)
 	return r, nil
@@ -346,7 +342,8 @@ type worker struct {
 // batch reads and judges names.
 func (w *worker) batch(ctx context.Context, names []string) error {
 	a := w.a
-	w.seen = append(w.seen[:0], make([]bool, len(names))...)
+	w.seen = slices.Grow(w.seen[:0], len(names))[:len(names)]
+	clear(w.seen)
 	err := a.src.FetchBatch(ctx, names, w.now-a.fullDuration, w.now, func(i int, pts []series.Point) error {
 		w.seen[i] = true
 		w.t, w.v = w.t[:0], w.v[:0]

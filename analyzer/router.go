@@ -133,8 +133,8 @@ type Router struct {
 	logger   *slog.Logger
 	lastTrim time.Time
 
-	// recorded is each metric's newest anomaly timestamp already recorded:
-	// the same newest point judged again next cycle is not written again.
+	// recorded holds the last cycle's recorded anomalies (metric ->
+	// timestamp): the same newest point judged again is not written again.
 	recorded map[string]int64
 
 	mu        sync.RWMutex
@@ -209,10 +209,14 @@ func (r *Router) OpenIncidents() []anomalies.Incident {
 // failing step and returns every error.
 func (r *Router) Handle(ctx context.Context, rep *Report) error {
 	var errs []error
+	// recorded becomes this cycle's anomalies: a point judged anomalous
+	// again next cycle is not written again.
+	recorded := make(map[string]int64, len(rep.Anomalies))
 	var recs []anomalies.Record
 	for _, a := range rep.Anomalies {
 		if ts, ok := r.recorded[a.Metric]; ok && ts == a.Timestamp {
-			continue // the same point, judged again
+			recorded[a.Metric] = ts
+			continue
 		}
 		recs = append(recs, anomalies.Record{Metric: a.Metric, Timestamp: a.Timestamp, Value: a.Value,
 			Score: a.Score, Detectors: a.Detectors, Profile: a.Profile})
@@ -222,19 +226,11 @@ func (r *Router) Handle(ctx context.Context, rep *Report) error {
 			errs = append(errs, fmt.Errorf("cannot record %d anomalies: %w", len(recs), err))
 		} else {
 			for _, rec := range recs {
-				r.recorded[rec.Metric] = rec.Timestamp
+				recorded[rec.Metric] = rec.Timestamp
 			}
 		}
 	}
-	if len(r.recorded) > 4*len(rep.Anomalies)+1024 { // forget metrics no longer anomalous
-		keep := make(map[string]int64, len(rep.Anomalies))
-		for _, a := range rep.Anomalies {
-			if ts, ok := r.recorded[a.Metric]; ok {
-				keep[a.Metric] = ts
-			}
-		}
-		r.recorded = keep
-	}
+	r.recorded = recorded
 	if rep.Start.Sub(r.lastTrim) >= time.Minute {
 		if _, err := r.store.Trim(ctx, rep.Start.Unix()); err != nil {
 			errs = append(errs, fmt.Errorf("cannot trim the anomaly records: %w", err))

@@ -30,9 +30,9 @@ func benchAnalyze(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines analysing metrics")
 	metrics := fs.Int("metrics", 0, "instead of --dataset: fill a store with this many synthetic metrics and time analyzer cycles over it")
 	points := fs.Int("points", 1440, "with --metrics: points per metric, 60 s apart, ending now")
-	fs.String("store", "embedded", "with --metrics: embedded or redis")
-	fs.String("redis", "", "with --metrics --store redis: Redis to use (empty: start a local redis-server)")
-	fs.Int("cycles", 3, "with --metrics: cycles to time (the median is reported)")
+	backend := fs.String("store", "embedded", "with --metrics: embedded or redis")
+	redisURL := fs.String("redis", "", "with --metrics --store redis: Redis to use (empty: start a local redis-server)")
+	cycles := fs.Int("cycles", 3, "with --metrics: cycles to time (the median is reported)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -44,7 +44,8 @@ func benchAnalyze(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kale bench analyze: give --dataset FILE or --metrics N, not both")
 		return exitUsage
 	case *metrics > 0:
-		return benchCycle(fs, *metrics, *points, *profile, *workers, stdout, stderr)
+		return benchCycle(cycleBench{metrics: *metrics, points: *points, cycles: *cycles, profile: *profile,
+			workers: *workers, backend: *backend, redisURL: *redisURL}, stdout, stderr)
 	case *dataset == "":
 		fmt.Fprintln(stderr, "kale bench analyze: --dataset FILE (make one with kale bench gen) or --metrics N is required")
 		return exitUsage

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -27,18 +26,14 @@ import (
 // store (embedded, or Redis) with M synthetic metrics of N points each,
 // ending now, and times full analyzer cycles over it: list, batched reads,
 // the ensemble on every metric, on all cores.
-func benchCycle(fs *flag.FlagSet, metrics, points int, profile string, workers int, stdout, stderr io.Writer) int {
+func benchCycle(b cycleBench, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "kale bench analyze: %v\n", err)
 		return 1
 	}
-	backend := fs.Lookup("store").Value.String()
-	redisURL := fs.Lookup("redis").Value.String()
+	metrics, points, cycles, profile, workers := b.metrics, b.points, b.cycles, b.profile, b.workers
+	backend, redisURL := b.backend, b.redisURL
 	step := int64(60)
-	cycles := 3
-	if f := fs.Lookup("cycles"); f != nil {
-		fmt.Sscan(f.Value.String(), &cycles)
-	}
 	if metrics <= 0 || points <= 0 || cycles <= 0 {
 		fmt.Fprintln(stderr, "kale bench analyze: --metrics, --points and --cycles must be > 0")
 		return exitUsage
@@ -158,6 +153,12 @@ func benchCycle(fs *flag.FlagSet, metrics, points int, profile string, workers i
 		median, last.Metrics, median*1000*float64(cores)/float64(max(1, last.Metrics)), points, backend, profile, cores,
 		last.Analysed, len(last.Anomalies), cycles)
 	return 0
+}
+
+// cycleBench is what kale bench analyze --metrics was asked to do.
+type cycleBench struct {
+	metrics, points, cycles, workers int
+	profile, backend, redisURL       string
 }
 
 // benchMetricName is the name of the bench's metric m.
