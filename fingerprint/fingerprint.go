@@ -48,11 +48,11 @@ type Word uint8
 
 // The Oculus alphabet. Flat (s) never appears in a fingerprint.
 const (
-	Flat Word = iota // "s": a move of −1..0 scaled units (rise of 1, or none)
-	SharpDec         // "sdec": a fall of 4 or more
-	Dec              // "dec": a fall of 1 to 3
-	Inc              // "inc": a rise of 2 to 4
-	SharpInc         // "sinc": a rise of 5 or more
+	Flat     Word = iota // "s": a move of −1..0 scaled units (rise of 1, or none)
+	SharpDec             // "sdec": a fall of 4 or more
+	Dec                  // "dec": a fall of 1 to 3
+	Inc                  // "inc": a rise of 2 to 4
+	SharpInc             // "sinc": a rise of 5 or more
 )
 
 var wordNames = [...]string{Flat: "s", SharpDec: "sdec", Dec: "dec", Inc: "inc", SharpInc: "sinc"}
