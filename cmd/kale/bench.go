@@ -42,7 +42,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	case "nab":
 		return benchNAB(args[1:], stdout, stderr)
 	case "oculus":
-		return notBuilt("kale bench "+args[0], stderr)
+		return benchOculus(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "kale bench: unknown benchmark %q (want ingest, gen, analyze, nab or oculus)\n", args[0])
 	return exitUsage

@@ -1,0 +1,416 @@
+package oculus
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EmbeddedOptions configures NewEmbedded.
+type EmbeddedOptions struct {
+	// Dir holds the collections (collections.json); "" keeps them in
+	// memory only. Shapes are not written to disk: the importer rebuilds
+	// them from the store in seconds at start.
+	Dir string
+	// Now stamps generations and collections (time.Now when nil).
+	Now func() time.Time
+}
+
+// Embedded is the in-process Index: every shape of the current generation
+// in one contiguous []float32, searched by a full LB_Keogh scan.
+//
+// Candidates are the n documents with the smallest LB_Keogh lower bound of
+// their DTW distance to the query within the query's band. LB_Keogh costs one pass over
+// the points, so the scan reads every shape: 100,000 metrics of 120 points
+// take a few milliseconds per core, and unlike a text index of fingerprint
+// words it cannot miss a metric whose shape is close in values but whose
+// words differ (noise turns flats into inc/dec). docs/oculus.md compares the
+// two. The scan runs on GOMAXPROCS goroutines, each keeping its best n by a
+// heap and abandoning a bound as soon as it exceeds its n-th best.
+type Embedded struct {
+	opts EmbeddedOptions
+	cur  atomic.Pointer[generation]
+
+	mu          sync.Mutex // guards collections and the file
+	collections map[string]Collection
+}
+
+type generation struct {
+	window Window
+	points int
+	built  time.Time
+	names  []string
+	fps    []string
+	flat   []bool
+	values []float32 // len(names)*points
+	byName map[string]int32
+}
+
+func (g *generation) doc(i int) Doc {
+	p := g.points
+	return Doc{Metric: g.names[i], Values: g.values[i*p : (i+1)*p : (i+1)*p], Fingerprint: g.fps[i], Flat: g.flat[i]}
+}
+
+// NewEmbedded opens the embedded index, reading the collections from
+// opts.Dir when it holds any.
+func NewEmbedded(opts EmbeddedOptions) (*Embedded, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Embedded{opts: opts, collections: map[string]Collection{}}
+	if opts.Dir == "" {
+		return e, nil
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create the Oculus directory: %w", err)
+	}
+	b, err := os.ReadFile(e.collectionsFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return e, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the collections: %w", err)
+	}
+	var list []Collection
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("cannot read the collections in %s: %w (restore it from a backup, or move it away to start with none)", e.collectionsFile(), err)
+	}
+	for _, c := range list {
+		e.collections[c.ID] = c
+	}
+	return e, nil
+}
+
+func (e *Embedded) collectionsFile() string { return filepath.Join(e.opts.Dir, "collections.json") }
+
+// Build starts a generation.
+func (e *Embedded) Build(ctx context.Context, w Window, n int) (Builder, error) {
+	if !w.Valid() || n < 2 {
+		return nil, fmt.Errorf("oculus: cannot build over window %v with %d points", w, n)
+	}
+	return &embeddedBuilder{e: e, g: &generation{window: w, points: n, byName: map[string]int32{}}}, nil
+}
+
+type embeddedBuilder struct {
+	e    *Embedded
+	g    *generation
+	done bool
+}
+
+func (b *embeddedBuilder) Add(ctx context.Context, docs []Doc) error {
+	if b.done {
+		return errors.New("oculus: Add after Commit or Abort")
+	}
+	g := b.g
+	for _, d := range docs {
+		if len(d.Values) != g.points {
+			return fmt.Errorf("oculus: %s has %d values, the generation %d", d.Metric, len(d.Values), g.points)
+		}
+		if i, ok := g.byName[d.Metric]; ok {
+			copy(g.values[int(i)*g.points:], d.Values)
+			g.fps[i], g.flat[i] = d.Fingerprint, d.Flat
+			continue
+		}
+		g.byName[d.Metric] = int32(len(g.names))
+		g.names = append(g.names, d.Metric)
+		g.fps = append(g.fps, d.Fingerprint)
+		g.flat = append(g.flat, d.Flat)
+		g.values = append(g.values, d.Values...)
+	}
+	return ctx.Err()
+}
+
+func (b *embeddedBuilder) Commit(ctx context.Context) error {
+	if b.done {
+		return errors.New("oculus: Commit after Commit or Abort")
+	}
+	b.done = true
+	b.g.built = b.e.opts.Now()
+	b.e.cur.Store(b.g)
+	return nil
+}
+
+func (b *embeddedBuilder) Abort(ctx context.Context) error {
+	b.done = true
+	b.g = nil
+	return nil
+}
+
+// Get returns a metric's document.
+func (e *Embedded) Get(ctx context.Context, metric string) (Doc, error) {
+	g := e.cur.Load()
+	if g == nil {
+		return Doc{}, ErrNoIndex
+	}
+	i, ok := g.byName[metric]
+	if !ok {
+		return Doc{}, ErrNotIndexed
+	}
+	return g.doc(int(i)), nil
+}
+
+// Stats describes the current generation.
+func (e *Embedded) Stats(ctx context.Context) (Stats, error) {
+	g := e.cur.Load()
+	if g == nil {
+		return Stats{}, nil
+	}
+	return Stats{Docs: len(g.names), Window: g.window, Points: g.points, Built: g.built}, nil
+}
+
+// Candidates returns the n documents with the smallest LB_Keogh bound.
+// The documents' Values are shared with the index: read them, do not
+// modify them.
+func (e *Embedded) Candidates(ctx context.Context, q Query, n int) ([]Doc, error) {
+	g := e.cur.Load()
+	if g == nil {
+		return nil, ErrNoIndex
+	}
+	if len(q.Values) != g.points {
+		return nil, fmt.Errorf("oculus: the query has %d values, the index %d", len(q.Values), g.points)
+	}
+	if n <= 0 || len(g.names) == 0 {
+		return nil, nil
+	}
+	band := q.Band
+	if band < 0 || band >= g.points { // unconstrained: no true bound; a tenth is a fair filter
+		band = max(1, g.points/10)
+	}
+	upper, lower := make([]float32, g.points), make([]float32, g.points)
+	envelope32(q.Values, band, upper, lower)
+	exclude := int32(-1)
+	if i, ok := g.byName[q.Exclude]; ok {
+		exclude = i
+	}
+
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(g.names)/4096))
+	parts := make([]boundHeap, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(g.names)/workers, (w+1)*len(g.names)/workers
+		wg.Go(func() { parts[w] = scanLB(g, upper, lower, int32(lo), int32(hi), exclude, n) })
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var all boundHeap
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	slices.SortFunc(all, func(a, b bound) int { return cmp.Compare(a.lb, b.lb) })
+	all = all[:min(n, len(all))]
+	out := make([]Doc, len(all))
+	for i, b := range all {
+		out[i] = g.doc(int(b.i))
+	}
+	return out, nil
+}
+
+type bound struct {
+	lb float32
+	i  int32
+}
+
+// boundHeap is a max-heap by lb: its top is the worst of the best n.
+type boundHeap []bound
+
+func (h boundHeap) Len() int           { return len(h) }
+func (h boundHeap) Less(i, j int) bool { return h[i].lb > h[j].lb }
+func (h boundHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *boundHeap) Push(x any)        { *h = append(*h, x.(bound)) }
+func (h *boundHeap) Pop() any          { old := *h; x := old[len(old)-1]; *h = old[:len(old)-1]; return x }
+
+// scanLB keeps the n documents of [lo, hi) with the smallest bound.
+func scanLB(g *generation, upper, lower []float32, lo, hi, exclude int32, n int) boundHeap {
+	h := make(boundHeap, 0, n)
+	limit := float32(math.Inf(1))
+	p := g.points
+	for i := lo; i < hi; i++ {
+		if i == exclude {
+			continue
+		}
+		lb := lbKeogh32(g.values[int(i)*p:int(i+1)*p], upper, lower, limit)
+		if len(h) < n {
+			heap.Push(&h, bound{lb, i})
+			if len(h) == n {
+				limit = h[0].lb
+			}
+			continue
+		}
+		if lb < limit {
+			h[0] = bound{lb, i}
+			heap.Fix(&h, 0)
+			limit = h[0].lb
+		}
+	}
+	return h
+}
+
+// lbKeogh32 is dtw.LBKeogh on the index's float32 shapes (kept as float32
+// to halve the memory of a large index): the sum of how far c leaves the
+// query's envelope, abandoned once it exceeds limit.
+func lbKeogh32(c, upper, lower []float32, limit float32) float32 {
+	var sum float32
+	for i, x := range c {
+		if x > upper[i] {
+			sum += x - upper[i]
+		} else if x < lower[i] {
+			sum += lower[i] - x
+		}
+		if sum > limit {
+			return sum
+		}
+	}
+	return sum
+}
+
+// envelope32 fills upper and lower with the max and min of q over
+// [i-band, i+band]. O(n·band): n and band are small (120 and 12).
+func envelope32(q []float32, band int, upper, lower []float32) {
+	for i := range q {
+		lo, hi := max(0, i-band), min(len(q), i+band+1)
+		u, l := q[lo], q[lo]
+		for _, x := range q[lo+1 : hi] {
+			u, l = max(u, x), min(l, x)
+		}
+		upper[i], lower[i] = u, l
+	}
+}
+
+// PutCollection stores c.
+func (e *Embedded) PutCollection(ctx context.Context, c Collection) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, o := range e.collections {
+		if id != c.ID && o.Name == c.Name {
+			return ErrCollectionExists
+		}
+	}
+	old, had := e.collections[c.ID]
+	e.collections[c.ID] = c
+	if err := e.saveLocked(); err != nil {
+		if had {
+			e.collections[c.ID] = old
+		} else {
+			delete(e.collections, c.ID)
+		}
+		return err
+	}
+	return nil
+}
+
+// Collections lists every collection by name.
+func (e *Embedded) Collections(ctx context.Context) ([]Collection, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Collection, 0, len(e.collections))
+	for _, c := range e.collections {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Collection) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Collection returns one collection.
+func (e *Embedded) Collection(ctx context.Context, id string) (Collection, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.collections[id]
+	if !ok {
+		return Collection{}, ErrCollectionNotFound
+	}
+	return c, nil
+}
+
+// DeleteCollection removes one.
+func (e *Embedded) DeleteCollection(ctx context.Context, id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.collections[id]
+	if !ok {
+		return ErrCollectionNotFound
+	}
+	delete(e.collections, id)
+	if err := e.saveLocked(); err != nil {
+		e.collections[id] = c
+		return err
+	}
+	return nil
+}
+
+// saveLocked writes every collection to a temporary file, syncs it and
+// renames it over the old one, so a crash leaves the old or the new set.
+func (e *Embedded) saveLocked() error {
+	if e.opts.Dir == "" {
+		return nil
+	}
+	list := make([]Collection, 0, len(e.collections))
+	for _, c := range e.collections {
+		list = append(list, c)
+	}
+	slices.SortFunc(list, func(a, b Collection) int { return cmp.Compare(a.ID, b.ID) })
+	b, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	tmp := e.collectionsFile() + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("cannot save the collections: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, e.collectionsFile())
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot save the collections: %w", err)
+	}
+	if d, err := os.Open(e.opts.Dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Ping always answers: the index is in process.
+func (e *Embedded) Ping(ctx context.Context) error { return nil }
+
+// Close drops the shapes; collections are already on disk.
+func (e *Embedded) Close() error {
+	e.cur.Store(nil)
+	return nil
+}
+
+// Each calls fn for every document of the current generation, in the
+// order they were added, until fn returns false. The documents' Values
+// are shared with the index: read them, do not modify them.
+func (e *Embedded) Each(fn func(Doc) bool) {
+	g := e.cur.Load()
+	if g == nil {
+		return
+	}
+	for i := range g.names {
+		if !fn(g.doc(i)) {
+			return
+		}
+	}
+}
