@@ -60,7 +60,7 @@ func DefaultConfig() Config {
 		MinPoints:  10,
 		Radius:     5,
 		Band:       0.1,
-		Candidates: 500,
+		Candidates: 40,
 		BatchSize:  500,
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-kale/kale/dtw"
 )
 
 // EmbeddedOptions configures NewEmbedded.
@@ -28,16 +30,11 @@ type EmbeddedOptions struct {
 }
 
 // Embedded is the in-process Index: every shape of the current generation
-// in one contiguous []float32, searched by a full LB_Keogh scan.
-//
-// Candidates are the n documents with the smallest LB_Keogh lower bound of
-// their DTW distance to the query within the query's band. LB_Keogh costs one pass over
-// the points, so the scan reads every shape: 100,000 metrics of 120 points
-// take a few milliseconds per core, and unlike a text index of fingerprint
-// words it cannot miss a metric whose shape is close in values but whose
-// words differ (noise turns flats into inc/dec). docs/oculus.md compares the
-// two. The scan runs on GOMAXPROCS goroutines, each keeping its best n by a
-// heap and abandoning a bound as soon as it exceeds its n-th best.
+// in one contiguous []float32, searched by a full scan with the UCR
+// suite's cascade of bounds (see Candidates). The scan reads every shape,
+// so unlike a text index of fingerprint words it cannot miss a metric
+// whose values are close but whose words differ (noise turns flats into
+// inc and dec); docs/oculus.md compares the two.
 type Embedded struct {
 	opts EmbeddedOptions
 	cur  atomic.Pointer[generation]
@@ -169,9 +166,16 @@ func (e *Embedded) Stats(ctx context.Context) (Stats, error) {
 	return Stats{Docs: len(g.names), Window: g.window, Points: g.points, Built: g.built}, nil
 }
 
-// Candidates returns the n documents with the smallest LB_Keogh bound.
-// The documents' Values are shared with the index: read them, do not
-// modify them.
+// Candidates returns the n documents closest to the query by exact DTW
+// within the query's band, found by the UCR suite's cascade over every
+// shape (Rakthanmanon et al., KDD 2012): every shape's LB_Keogh bound;
+// exact DTW for the n shapes of smallest bound, which sets a first n-th
+// best distance; then, in increasing order of bound, exact banded DTW
+// abandoned at the current n-th best, until a bound exceeds it. Both the
+// bounds and the DTWs run on GOMAXPROCS goroutines. The
+// documents' Values are shared with the index: read them, do not modify
+// them. Without a band (q.Band < 0) a tenth of the points is used, which
+// no longer bounds unconstrained DTW: the answer is then approximate.
 func (e *Embedded) Candidates(ctx context.Context, q Query, n int) ([]Doc, error) {
 	g := e.cur.Load()
 	if g == nil {
@@ -184,33 +188,89 @@ func (e *Embedded) Candidates(ctx context.Context, q Query, n int) ([]Doc, error
 		return nil, nil
 	}
 	band := q.Band
-	if band < 0 || band >= g.points { // unconstrained: no true bound; a tenth is a fair filter
+	if band < 0 || band >= g.points {
 		band = max(1, g.points/10)
 	}
-	upper, lower := make([]float32, g.points), make([]float32, g.points)
-	envelope32(q.Values, band, upper, lower)
+	qv := make([]float64, g.points)
+	for i, x := range q.Values {
+		qv[i] = float64(x)
+	}
+	upper, lower := make([]float64, g.points), make([]float64, g.points)
+	dtw.Envelope(qv, band, upper, lower)
+	up32, lo32 := make([]float32, g.points), make([]float32, g.points)
+	for i := range upper {
+		up32[i], lo32[i] = float32(upper[i]), float32(lower[i])
+	}
 	exclude := int32(-1)
 	if i, ok := g.byName[q.Exclude]; ok {
 		exclude = i
 	}
-
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(g.names)/4096))
-	parts := make([]boundHeap, workers)
+
+	// 1. Every shape's LB_Keogh bound, in parallel.
+	lbs := make([]float32, len(g.names))
 	var wg sync.WaitGroup
 	for w := range workers {
 		lo, hi := w*len(g.names)/workers, (w+1)*len(g.names)/workers
-		wg.Go(func() { parts[w] = scanLB(g, upper, lower, int32(lo), int32(hi), exclude, n) })
+		wg.Go(func() {
+			p := g.points
+			for i := lo; i < hi; i++ {
+				lbs[i] = lbKeogh32(g.values[i*p:(i+1)*p], up32, lo32, float32(math.Inf(1)))
+			}
+		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var all boundHeap
-	for _, p := range parts {
-		all = append(all, p...)
+	// 2. The shapes in increasing order of their bound: the n smallest
+	// give a first n-th best distance, and only shapes bounded below it
+	// can matter.
+	order := make([]int32, 0, len(g.names))
+	for i := range lbs {
+		if int32(i) != exclude {
+			order = append(order, int32(i))
+		}
 	}
-	slices.SortFunc(all, func(a, b bound) int { return cmp.Compare(a.lb, b.lb) })
-	all = all[:min(n, len(all))]
+	byLB := func(a, b int32) int { return cmp.Compare(lbs[a], lbs[b]) }
+	first := min(n, len(order))
+	slices.SortFunc(order, byLB) // 100k int32s: a few ms, less than the bounds
+	best := newTopN(n)
+	var ws dtw.Workspace
+	c := make([]float64, g.points)
+	for _, i := range order[:first] {
+		best.offer(ws.Distance(qv, g.shape64(c, int(i)), band), i)
+	}
+	limit := best.limit()
+	cut := len(order)
+	if !math.IsInf(limit, 1) {
+		cut, _ = slices.BinarySearchFunc(order, float32(limit*(1+1e-5)+1e-4), func(i int32, t float32) int { return cmp.Compare(lbs[i], t) })
+		cut = max(cut, first)
+	}
+	// 3. Exact banded DTW for the rest of them, abandoned at the current
+	// n-th best, in parallel; a bound above it ends a worker's share.
+	rest := order[first:cut]
+	for w := range workers {
+		wg.Go(func() {
+			var ws dtw.Workspace
+			c := make([]float64, g.points)
+			for k := w; k < len(rest); k += workers {
+				i := rest[k]
+				lim := best.limit()
+				if float64(lbs[i]) > lim*(1+1e-5)+1e-4 {
+					return
+				}
+				if d := ws.DistanceAbandon(qv, g.shape64(c, int(i)), band, lim); d <= lim {
+					best.offer(d, i)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	all := best.sorted()
 	out := make([]Doc, len(all))
 	for i, b := range all {
 		out[i] = g.doc(int(b.i))
@@ -218,45 +278,66 @@ func (e *Embedded) Candidates(ctx context.Context, q Query, n int) ([]Doc, error
 	return out, nil
 }
 
-type bound struct {
-	lb float32
-	i  int32
+// shape64 copies shape i into c as float64.
+func (g *generation) shape64(c []float64, i int) []float64 {
+	for j, x := range g.values[i*g.points : (i+1)*g.points] {
+		c[j] = float64(x)
+	}
+	return c
 }
 
-// boundHeap is a max-heap by lb: its top is the worst of the best n.
+// topN keeps the n smallest distances offered, safe for concurrent use.
+type topN struct {
+	mu  sync.Mutex
+	n   int
+	h   boundHeap
+	lim atomic.Uint64 // math.Float64bits of the n-th best, +Inf until full
+}
+
+func newTopN(n int) *topN {
+	t := &topN{n: n, h: make(boundHeap, 0, n)}
+	t.lim.Store(math.Float64bits(math.Inf(1)))
+	return t
+}
+
+func (t *topN) limit() float64 { return math.Float64frombits(t.lim.Load()) }
+
+func (t *topN) offer(d float64, i int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case len(t.h) < t.n:
+		heap.Push(&t.h, bound{d, i})
+	case d < t.h[0].d:
+		t.h[0] = bound{d, i}
+		heap.Fix(&t.h, 0)
+	default:
+		return
+	}
+	if len(t.h) == t.n {
+		t.lim.Store(math.Float64bits(t.h[0].d))
+	}
+}
+
+func (t *topN) sorted() []bound {
+	out := slices.Clone(t.h)
+	slices.SortFunc(out, func(a, b bound) int { return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.i, b.i)) })
+	return out
+}
+
+type bound struct {
+	d float64
+	i int32
+}
+
+// boundHeap is a max-heap by d: its top is the worst of the best n.
 type boundHeap []bound
 
 func (h boundHeap) Len() int           { return len(h) }
-func (h boundHeap) Less(i, j int) bool { return h[i].lb > h[j].lb }
+func (h boundHeap) Less(i, j int) bool { return h[i].d > h[j].d }
 func (h boundHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *boundHeap) Push(x any)        { *h = append(*h, x.(bound)) }
 func (h *boundHeap) Pop() any          { old := *h; x := old[len(old)-1]; *h = old[:len(old)-1]; return x }
-
-// scanLB keeps the n documents of [lo, hi) with the smallest bound.
-func scanLB(g *generation, upper, lower []float32, lo, hi, exclude int32, n int) boundHeap {
-	h := make(boundHeap, 0, n)
-	limit := float32(math.Inf(1))
-	p := g.points
-	for i := lo; i < hi; i++ {
-		if i == exclude {
-			continue
-		}
-		lb := lbKeogh32(g.values[int(i)*p:int(i+1)*p], upper, lower, limit)
-		if len(h) < n {
-			heap.Push(&h, bound{lb, i})
-			if len(h) == n {
-				limit = h[0].lb
-			}
-			continue
-		}
-		if lb < limit {
-			h[0] = bound{lb, i}
-			heap.Fix(&h, 0)
-			limit = h[0].lb
-		}
-	}
-	return h
-}
 
 // lbKeogh32 is dtw.LBKeogh on the index's float32 shapes (kept as float32
 // to halve the memory of a large index): the sum of how far c leaves the
@@ -274,19 +355,6 @@ func lbKeogh32(c, upper, lower []float32, limit float32) float32 {
 		}
 	}
 	return sum
-}
-
-// envelope32 fills upper and lower with the max and min of q over
-// [i-band, i+band]. O(n·band): n and band are small (120 and 12).
-func envelope32(q []float32, band int, upper, lower []float32) {
-	for i := range q {
-		lo, hi := max(0, i-band), min(len(q), i+band+1)
-		u, l := q[lo], q[lo]
-		for _, x := range q[lo+1 : hi] {
-			u, l = max(u, x), min(l, x)
-		}
-		upper[i], lower[i] = u, l
-	}
 }
 
 // PutCollection stores c.

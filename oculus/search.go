@@ -41,7 +41,8 @@ type Result struct {
 	Window      Window            `json:"window"`
 	Fingerprint string            `json:"fingerprint"`
 	Flat        bool              `json:"flat,omitempty"` // the query's window was flat
-	Candidates  int               `json:"candidates"`     // shapes ranked by FastDTW
+	Candidates  int               `json:"candidates"`     // shapes the index proposed
+	Ranked      int               `json:"ranked"`         // of which ranked by FastDTW (the rest pruned by LB_Keogh)
 	Results     []Match           `json:"results"`
 	Collections []CollectionMatch `json:"collections"`
 }
@@ -199,19 +200,8 @@ func (s *Searcher) rank(ctx context.Context, idx Index, q Doc, limit int) (Resul
 	ws := s.pool.Get().(*dtw.Workspace)
 	defer s.pool.Put(ws)
 	qv := to64(nil, q.Values)
-	var cv []float64
-	matches := make([]Match, 0, len(cands))
-	for _, c := range cands {
-		if c.Metric == q.Metric {
-			continue
-		}
-		cv = to64(cv, c.Values)
-		matches = append(matches, Match{Metric: c.Metric, Distance: ws.FastDTWBand(qv, cv, s.cfg.Radius, band)})
-	}
-	slices.SortFunc(matches, func(a, b Match) int {
-		return cmp.Or(cmp.Compare(a.Distance, b.Distance), cmp.Compare(a.Metric, b.Metric))
-	})
-	r := Result{Fingerprint: q.Fingerprint, Flat: q.Flat, Candidates: len(cands), Results: matches[:min(limit, len(matches))]}
+	matches, ranked := s.rankCandidates(ws, qv, q.Metric, cands, band, limit)
+	r := Result{Fingerprint: q.Fingerprint, Flat: q.Flat, Candidates: len(cands), Ranked: ranked, Results: matches}
 	worst := math.Inf(1)
 	if len(r.Results) == limit {
 		worst = r.Results[len(r.Results)-1].Distance
@@ -271,3 +261,70 @@ func (s *Searcher) Index() Index { return s.idx }
 
 // Config returns the searcher's settings.
 func (s *Searcher) Config() Config { return s.cfg }
+
+// rankCandidates returns the limit candidates closest to qv by FastDTW
+// within the band, best first, and how many FastDTWs it ran. It is the
+// UCR suite's cascade of ever dearer bounds (Rakthanmanon et al., KDD
+// 2012), ending in FastDTW instead of exact DTW: candidates are visited in
+// increasing order of their LB_Keogh bound, and the visit stops once a
+// bound exceeds the limit-th best distance found (banded DTW is at least
+// LB_Keogh, and FastDTW within the band at least banded DTW, so no
+// candidate left could enter); each visited candidate first gets exact
+// banded DTW abandoned at that distance, and only the survivors FastDTW.
+// Without a band there is no LB_Keogh and every candidate is visited.
+func (s *Searcher) rankCandidates(ws *dtw.Workspace, qv []float64, self string, cands []Doc, band, limit int) ([]Match, int) {
+	type bounded struct {
+		lb float64
+		i  int
+	}
+	order := make([]bounded, 0, len(cands))
+	var upper, lower, cv []float64
+	if band >= 0 {
+		upper, lower = make([]float64, len(qv)), make([]float64, len(qv))
+		dtw.Envelope(qv, band, upper, lower)
+	}
+	for i, c := range cands {
+		if c.Metric == self || len(c.Values) != len(qv) {
+			continue
+		}
+		lb := 0.0
+		if band >= 0 {
+			cv = to64(cv, c.Values)
+			lb = dtw.LBKeogh(cv, upper, lower, math.Inf(1))
+		}
+		order = append(order, bounded{lb, i})
+	}
+	slices.SortFunc(order, func(a, b bounded) int { return cmp.Compare(a.lb, b.lb) })
+	best := make([]Match, 0, limit+1)
+	ranked := 0
+	for _, o := range order {
+		if len(best) == limit && o.lb > best[limit-1].Distance {
+			break
+		}
+		c := cands[o.i]
+		cv = to64(cv, c.Values)
+		if len(best) == limit {
+			// Exact banded DTW, abandoned as soon as it exceeds the
+			// limit-th best: it is at most FastDTW's cost, so a
+			// candidate it rules out could not enter.
+			if kth := best[limit-1].Distance; ws.DistanceAbandon(qv, cv, band, kth) > kth {
+				continue
+			}
+		}
+		m := Match{Metric: c.Metric, Distance: ws.FastDTWBand(qv, cv, s.cfg.Radius, band)}
+		ranked++
+		at, _ := slices.BinarySearchFunc(best, m, compareMatch)
+		if at >= limit {
+			continue
+		}
+		best = slices.Insert(best, at, m)
+		if len(best) > limit {
+			best = best[:limit]
+		}
+	}
+	return best, ranked
+}
+
+func compareMatch(a, b Match) int {
+	return cmp.Or(cmp.Compare(a.Distance, b.Distance), cmp.Compare(a.Metric, b.Metric))
+}

@@ -72,7 +72,7 @@ func TestCorrelatePlanted(t *testing.T) {
 		t.Fatalf("import stats %+v; want 3001 indexed (3000 + flat.a), 1 with too few points, of 3002", stats)
 	}
 	s := oculus.NewSearcher(idx, st, cfg, nil)
-	for _, q := range []string{"planted.g00000.m03", "planted.g00001.m07", "planted.g00002.m00"} {
+	for _, q := range []string{"planted.g00000.m03", "planted.g00001.m07", "planted.g00002.m00", "planted.g00002.m04"} {
 		r, err := s.Correlate(ctx, q, oculus.Window{}, 9)
 		if err != nil {
 			t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/go-kale/kale/internal/anomalies"
 	"github.com/go-kale/kale/internal/series"
 	"github.com/go-kale/kale/internal/store"
+	"github.com/go-kale/kale/oculus"
 )
 
 // Config is the web server's section of the YAML config.
@@ -40,6 +41,7 @@ type Handler struct {
 	cfg       Config
 	store     store.Store
 	anomalies AnomalySource
+	oculus    *oculus.Searcher
 	logger    *slog.Logger
 	mux       *http.ServeMux
 }
@@ -73,6 +75,7 @@ func New(cfg Config, st store.Store, gatherer prometheus.Gatherer, logger *slog.
 	h.mux.HandleFunc("GET /api/series", h.apiSeries)
 	h.mux.HandleFunc("GET /api", h.apiSkyline)
 	h.mux.HandleFunc("GET /api/anomalies", h.apiAnomalies)
+	h.registerOculus()
 	return h
 }
 
@@ -87,6 +90,9 @@ func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
 		"  GET /api/series?metric=NAME      a metric's points\n" +
 		"  GET /api?metric=metrics.NAME     Skyline-compatible series\n" +
 		"  GET /api/anomalies[?since=TS]    the analyzer's anomalies, newest first\n" +
+		"  GET /api/correlate?metric=NAME   the metrics that moved with NAME (Oculus)\n" +
+		"  POST /api/search {\"values\": []} the metrics shaped like the values\n" +
+		"  /api/collections                 saved sets of metrics (GET, POST, DELETE)\n" +
 		"  GET /metrics                     Kale's own Prometheus metrics\n" +
 		"  GET /healthz                     ok when the store answers\n"))
 }
@@ -97,6 +103,12 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := h.store.Ping(ctx); err != nil {
 		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 		return
+	}
+	if h.oculus != nil {
+		if err := h.oculus.Index().Ping(ctx); err != nil {
+			http.Error(w, "oculus index: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("ok\n"))

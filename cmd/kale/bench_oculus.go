@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -51,6 +52,7 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Radius, "radius", cfg.Radius, "FastDTW radius")
 	fs.IntVar(&cfg.Candidates, "candidates", cfg.Candidates, "candidates ranked by FastDTW per search")
 	fs.Float64Var(&cfg.Band, "band", cfg.Band, "DTW band as a share of the window (1: unconstrained, as Oculus); the exact ranking uses the same band")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the queries to this file")
 	exact := fs.Bool("exact", true, "compute exact_overlap_at_20 (brute-force exact DTW over every shape: the slow part)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -72,6 +74,10 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 	spec.End = now
 	if err := spec.Validate(); err != nil {
 		return fail(err)
+	}
+	if *backend != "embedded" && *backend != "elasticsearch" {
+		fmt.Fprintf(stderr, "kale bench oculus: --backend %q: want embedded or elasticsearch\n", *backend)
+		return exitUsage
 	}
 	if *queries < 1 {
 		return fail(errors.New("--queries must be at least 1"))
@@ -152,7 +158,17 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 	if _, err := s.Correlate(ctx, qs[0], oculus.Window{}, 20); err != nil { // warm up
 		return fail(err)
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(err)
+		}
+	}
 	lat := make([]float64, len(qs))
+	ranked := 0
 	results := make([][]oculus.Match, len(qs))
 	recall := 0.0
 	bar = progress.New(stderr, "queries", int64(len(qs)))
@@ -164,6 +180,7 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 		}
 		lat[i] = float64(time.Since(t).Microseconds()) / 1000
 		results[i] = r.Results
+		ranked += r.Ranked
 		found := 0
 		for _, m := range r.Results {
 			if g, ok := group[m.Metric]; ok && g == group[q] {
@@ -174,6 +191,9 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 		bar.Update(int64(i + 1))
 	}
 	bar.Done(int64(len(qs)))
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	recall /= float64(len(qs))
 	slices.Sort(lat)
 
@@ -192,8 +212,8 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
-	fmt.Fprintf(stdout, "RESULT backend=%s metrics=%d indexed=%d groups=%d group_size=%d queries=%d points=%d radius=%d band=%d candidates=%d recall_at_20=%.4f exact_overlap_at_20=%.4f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f index_per_sec=%.0f\n",
-		*backend, spec.Metrics, stats.Indexed, spec.Groups, spec.GroupSize, len(qs), cfg.Points, cfg.Radius, cfg.BandPoints(cfg.Points), cfg.Candidates,
+	fmt.Fprintf(stdout, "RESULT backend=%s metrics=%d indexed=%d groups=%d group_size=%d queries=%d points=%d radius=%d band=%d candidates=%d mean_ranked=%.0f recall_at_20=%.4f exact_overlap_at_20=%.4f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f index_per_sec=%.0f\n",
+		*backend, spec.Metrics, stats.Indexed, spec.Groups, spec.GroupSize, len(qs), cfg.Points, cfg.Radius, cfg.BandPoints(cfg.Points), cfg.Candidates, float64(ranked)/float64(len(qs)),
 		recall, overlap, quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1], indexPerSec)
 	return 0
 }

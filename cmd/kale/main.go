@@ -27,12 +27,12 @@ Usage:
   kale run       [--config FILE] [flags]   every component in one process
   kale horizon   [--config FILE] [flags]   ingest only
   kale analyzer  [--config FILE] [flags]   analysis + alerting only
-  kale oculus    [--config FILE] [flags]   fingerprint importer only           (not built yet)
+  kale oculus    [--config FILE] [flags]   fingerprint importer only (needs --elasticsearch)
   kale webapp    [--config FILE] [flags]   web page + JSON API only
   kale config defaults                     print the full default config, every key commented
   kale config check --config FILE          validate a config
   kale replay    --in CSV_OR_DIR --out DIR [--profile NAME]   run a profile over recorded series
-  kale bench     ingest|gen|analyze|nab|oculus [flags]   benchmarks (oculus is not built yet)
+  kale bench     ingest|gen|analyze|nab|oculus [flags]   benchmarks
   kale version
 
 Run "kale COMMAND --help" for a command's flags.
@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return serve(cmd, rest, app.Components{Horizon: true, Analyzer: true, Webapp: true}, stdout, stderr)
+		return serve(cmd, rest, app.Components{Horizon: true, Analyzer: true, Webapp: true, Oculus: true}, stdout, stderr)
 	case "horizon":
 		return serve(cmd, rest, app.Components{Horizon: true}, stdout, stderr)
 	case "webapp":
@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "analyzer":
 		return serve(cmd, rest, app.Components{Analyzer: true}, stdout, stderr)
 	case "oculus":
-		return notBuilt("kale "+cmd, stderr)
+		return serve(cmd, rest, app.Components{Oculus: true}, stdout, stderr)
 	case "replay":
 		return replayCmd(rest, stdout, stderr)
 	case "config":
@@ -77,11 +77,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "kale: unknown command %q\n\n%s", cmd, usage)
-	return exitUsage
-}
-
-func notBuilt(what string, stderr io.Writer) int {
-	fmt.Fprintf(stderr, "%s: not built yet (see the project's open issues)\n", what)
 	return exitUsage
 }
 

@@ -59,16 +59,19 @@ func TestConfigCommands(t *testing.T) {
 	}
 }
 
-func TestCommandsNotBuiltYet(t *testing.T) {
+func TestUnknownCommand(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"oculus"}, {"bench", "oculus"}} {
-		code, _, errs := runKale(args...)
-		if code != 2 || !strings.Contains(errs, "not built yet") {
-			t.Errorf("kale %v: exit %d %q; want exit 2 and 'not built yet'", args, code, errs)
-		}
-	}
 	if code, _, _ := runKale("frobnicate"); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+// kale oculus alone cannot serve the embedded index: it says what to run.
+func TestOculusAloneNeedsElasticsearch(t *testing.T) {
+	t.Parallel()
+	code, _, errs := runKale("oculus", "--data-dir", t.TempDir(), "--http-addr", "")
+	if code != 1 || !strings.Contains(errs, "--elasticsearch") || !strings.Contains(errs, "kale run") {
+		t.Errorf("kale oculus on the embedded index: exit %d %q; want exit 1 naming kale run and --elasticsearch", code, errs)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package app wires Kale's components into one process, in the order the
 // data flows: store, Horizon, analyzer (with the anomaly store and the
-// alerters), web server. `kale run`, `kale horizon`, `kale analyzer`,
-// `kale webapp` and `kale bench ingest` all start through it.
+// alerters), Oculus (index and importer), web server. `kale run`,
+// `kale horizon`, `kale analyzer`, `kale oculus`, `kale webapp` and
+// `kale bench ingest` all start through it.
 package app
 
 import (
@@ -29,6 +30,7 @@ import (
 	"github.com/go-kale/kale/internal/store"
 	"github.com/go-kale/kale/internal/store/embedded"
 	"github.com/go-kale/kale/internal/store/redisstore"
+	"github.com/go-kale/kale/oculus"
 	"github.com/go-kale/kale/webapp"
 )
 
@@ -37,6 +39,7 @@ type Components struct {
 	Horizon  bool // listeners writing to the store, and Roomba
 	Analyzer bool // cycles over the store, anomaly records, alerts
 	Webapp   bool // HTTP: page, API, /metrics, /healthz
+	Oculus   bool // the importer fingerprinting the store into the index
 }
 
 // App is a started Kale process.
@@ -53,7 +56,12 @@ type App struct {
 	Analyzer   *analyzer.Analyzer   // nil unless Components.Analyzer
 	Router     *analyzer.Router     // nil unless Components.Analyzer
 	dispatcher *alerters.Dispatcher // nil unless Components.Analyzer
-	httpLn     net.Listener
+	// Index holds Oculus's shapes and collections: opened with the
+	// importer, or for the web page alone on Elasticsearch; else nil.
+	Index    oculus.Index
+	Searcher *oculus.Searcher // nil when Index is
+	Importer *oculus.Importer // nil unless Components.Oculus
+	httpLn   net.Listener
 }
 
 // Open opens the store and binds every listener, so that every startup
@@ -91,6 +99,12 @@ func Open(cfg config.Config, comps Components, logger *slog.Logger) (*App, error
 	}
 	if comps.Analyzer {
 		if err := a.openAnalyzer(); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	if comps.Oculus || (comps.Webapp && len(cfg.Elasticsearch.URLs) > 0) {
+		if err := a.openOculus(); err != nil {
 			a.Close()
 			return nil, err
 		}
@@ -196,6 +210,42 @@ func (a *App) openAnalyzer() error {
 	return err
 }
 
+// openOculus opens the index (embedded, or Elasticsearch with
+// --elasticsearch), the searcher and, with Components.Oculus, the importer.
+func (a *App) openOculus() error {
+	cfg := a.cfg
+	logger := a.logger.With("component", "oculus")
+	if len(cfg.Elasticsearch.URLs) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		idx, err := openElastic(ctx, cfg.Elasticsearch, logger)
+		if err != nil {
+			return err
+		}
+		a.Index = idx
+	} else {
+		if a.comps.Oculus && !a.comps.Webapp {
+			return errors.New("the embedded Oculus index lives in the process that serves searches: run kale run, " +
+				"or give --elasticsearch so that kale webapp can search what kale oculus imports")
+		}
+		dir := filepath.Join(cfg.DataDir, "oculus")
+		idx, err := oculus.NewEmbedded(oculus.EmbeddedOptions{Dir: dir})
+		if err != nil {
+			return fmt.Errorf("cannot open the Oculus index in %s: %w", dir, err)
+		}
+		a.Index = idx
+	}
+	m, err := oculus.NewMetrics(a.Registry)
+	if err != nil {
+		return err
+	}
+	a.Searcher = oculus.NewSearcher(a.Index, a.Store, cfg.Oculus, m)
+	if a.comps.Oculus {
+		a.Importer = oculus.NewImporter(a.Store, a.Index, cfg.Oculus, m, logger, nil)
+	}
+	return nil
+}
+
 // linkBase is alerts.link_base, or http://<hostname>:<http port>.
 func linkBase(cfg config.Config) string {
 	if cfg.Alerts.LinkBase != "" {
@@ -238,6 +288,9 @@ func (a *App) Run(ctx context.Context) error {
 				a.logger.With("component", "roomba"), a.Registry)
 		})
 	}
+	if a.Importer != nil {
+		wg.Go(func() { a.Importer.Run(ctx) })
+	}
 	var analyzerDone chan struct{}
 	if a.Analyzer != nil {
 		analyzerDone = make(chan struct{})
@@ -249,6 +302,9 @@ func (a *App) Run(ctx context.Context) error {
 		h := webapp.New(a.cfg.HTTP, a.Store, a.Registry, a.logger.With("component", "webapp"))
 		if a.Anomalies != nil {
 			h.WithAnomalies(a.Anomalies)
+		}
+		if a.Searcher != nil {
+			h.WithOculus(a.Searcher)
 		}
 		srv = &http.Server{
 			Handler:           h,
@@ -290,6 +346,11 @@ func (a *App) Run(ctx context.Context) error {
 			runErr = errors.Join(runErr, fmt.Errorf("cannot close the anomaly records: %w", err))
 		}
 	}
+	if a.Index != nil {
+		if err := a.Index.Close(); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("cannot close the Oculus index: %w", err))
+		}
+	}
 	if err := a.Store.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("cannot close the store: %w", err))
 	}
@@ -311,6 +372,9 @@ func (a *App) Close() error {
 	}
 	if a.Anomalies != nil {
 		a.Anomalies.Close()
+	}
+	if a.Index != nil {
+		a.Index.Close()
 	}
 	return a.Store.Close()
 }

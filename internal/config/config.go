@@ -23,6 +23,7 @@ import (
 	"github.com/go-kale/kale/internal/store"
 	"github.com/go-kale/kale/internal/store/embedded"
 	"github.com/go-kale/kale/internal/store/redisstore"
+	"github.com/go-kale/kale/oculus"
 	"github.com/go-kale/kale/webapp"
 )
 
@@ -35,7 +36,8 @@ type Config struct {
 	Horizon       horizon.Config        `yaml:"horizon"`
 	Analyzer      analyzer.Config       `yaml:"analyzer"`
 	Alerts        analyzer.AlertsConfig `yaml:"alerts"`
-	Elasticsearch ElasticsearchConfig   `yaml:"elasticsearch"`
+	Oculus        oculus.Config         `yaml:"oculus"`
+	Elasticsearch oculus.ElasticConfig  `yaml:"elasticsearch"`
 }
 
 // StoreConfig chooses and configures the series store.
@@ -47,12 +49,6 @@ type StoreConfig struct {
 	RoombaInterval time.Duration     `yaml:"roomba_interval"`
 	Embedded       embedded.Config   `yaml:"embedded"`
 	Redis          redisstore.Config `yaml:"redis"`
-}
-
-// ElasticsearchConfig is where Oculus keeps its index. Oculus is not built
-// yet: the setting is accepted and validated, and not used.
-type ElasticsearchConfig struct {
-	URLs []string `yaml:"urls"`
 }
 
 //go:embed defaults.yaml
@@ -73,9 +69,11 @@ func Default() Config {
 			Embedded:       embedded.DefaultConfig(),
 			Redis:          redisstore.DefaultConfig(),
 		},
-		Horizon:  horizon.DefaultConfig(),
-		Analyzer: analyzer.DefaultConfig(),
-		Alerts:   analyzer.AlertsConfig{Delivery: alerters.DefaultDispatchOptions()},
+		Horizon:       horizon.DefaultConfig(),
+		Analyzer:      analyzer.DefaultConfig(),
+		Alerts:        analyzer.AlertsConfig{Delivery: alerters.DefaultDispatchOptions()},
+		Oculus:        oculus.DefaultConfig(),
+		Elasticsearch: oculus.DefaultElasticConfig(),
 	}
 }
 
@@ -174,10 +172,11 @@ func (c Config) Validate() error {
 	if err := c.Alerts.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	for _, u := range c.Elasticsearch.URLs {
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			errs = append(errs, fmt.Errorf("elasticsearch.urls: %q is not an http(s) URL", u))
-		}
+	if err := c.Oculus.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Elasticsearch.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

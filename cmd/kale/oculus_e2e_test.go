@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kale/kale/internal/series"
+	"github.com/go-kale/kale/internal/shapegen"
+)
+
+// Metrics written through Horizon (pickle) into `kale run` are imported
+// into Oculus's index within seconds, and GET /api/correlate returns a
+// metric's planted partners first; a collection saved through the API
+// survives a restart and is listed by a search that resembles it.
+func TestOculusEndToEnd(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	cfgFile := filepath.Join(t.TempDir(), "kale.yaml")
+	if err := os.WriteFile(cfgFile, []byte("oculus:\n  interval: 500ms\n"+
+		// The hour of history is older than Skyline's MAX_RESOLUTION.
+		"horizon:\n  filters:\n    max_age: 0s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--data-dir", dataDir, "--config", cfgFile}
+	k := startKale(t, args...)
+
+	spec := shapegen.DefaultSpec(600)
+	spec.Groups = 4
+	spec.End = time.Now().Unix()
+	var samples []series.Sample
+	err := spec.Each(func(i int, m shapegen.Metric) error {
+		for j, v := range m.Values {
+			samples = append(samples, series.Sample{Name: m.Name,
+				Point: series.Point{Timestamp: spec.End - int64(len(m.Values)-1-j)*spec.Step, Value: v}})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lo := 0; lo < len(samples); lo += 5000 {
+		k.sendPickle(t, samples[lo:min(lo+5000, len(samples))])
+	}
+
+	const query = "planted.g00002.m04"
+	var r struct {
+		Metric  string
+		Results []struct {
+			Metric   string
+			Distance float64
+		}
+		Collections []struct{ ID string }
+	}
+	partners := func() bool {
+		status := getJSON(t, "http://"+k.http+"/api/correlate?metric="+query+"&limit=9", &r)
+		if status != 200 || len(r.Results) != 9 {
+			return false
+		}
+		for _, m := range r.Results {
+			if !strings.HasPrefix(m.Metric, "planted.g00002.") {
+				return false
+			}
+		}
+		return true
+	}
+	waitUntil(t, k, "GET /api/correlate to return the 9 planted partners first", partners)
+
+	// Save a collection of two partners; restart; a search resembling them
+	// lists it.
+	body := `{"name": "E2E incident", "description": "four metrics went up together", "metrics": ["planted.g00002.m00", "planted.g00002.m01"]}`
+	resp, err := http.Post("http://"+k.http+"/api/collections", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST /api/collections: %d", resp.StatusCode)
+	}
+	k.stop(t)
+	k = startKale(t, args...)
+	waitUntil(t, k, "the partners again after a restart, and the saved collection listed", func() bool {
+		return partners() && len(r.Collections) == 1 && r.Collections[0].ID == "e2e-incident"
+	})
+}
+
+// getJSON GETs url into out and returns the status (0 when unreachable).
+func getJSON(t *testing.T, url string, out any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == 200 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// kale bench oculus on a small corpus prints the RESULT keys of
+// docs/interfaces.md, and its planted partners are found.
+func TestBenchOculus(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runKale("bench", "oculus", "--metrics", "4000", "--groups", "8", "--queries", "20")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got := map[string]float64{}
+	for _, f := range strings.Fields(strings.TrimPrefix(strings.TrimSpace(out), "RESULT ")) {
+		k, v, _ := strings.Cut(f, "=")
+		if x, err := strconv.ParseFloat(v, 64); err == nil {
+			got[k] = x
+		}
+	}
+	for _, k := range []string{"recall_at_20", "exact_overlap_at_20", "p50_ms", "p99_ms", "index_per_sec"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("RESULT lacks %s: %q", k, out)
+		}
+	}
+	// A few thousand metrics hold few look-alikes: both must be near 1.
+	if got["recall_at_20"] < 0.9 || got["exact_overlap_at_20"] < 0.9 || got["indexed"] != 4000 {
+		t.Errorf("recall %v, overlap %v, indexed %v; want >= 0.9, >= 0.9, 4000", got["recall_at_20"], got["exact_overlap_at_20"], got["indexed"])
+	}
+	if code, _, _ := runKale("bench", "oculus", "--backend", "nope"); code == 0 {
+		t.Error("--backend nope succeeded")
+	}
+}
