@@ -31,7 +31,8 @@
 // over Segments equal pieces and each piece's level is quantised to Levels
 // bands, giving tokens such as "p07l3" (piece 7 at level 3). Metrics that
 // moved together share most of these tokens even when one lags by a few
-// points. docs/oculus.md reports how much better candidates it gives.
+// points. They are meant for text indexes (Elasticsearch); how much better
+// candidates they give than Oculus words is not measured yet.
 package fingerprint
 
 import (

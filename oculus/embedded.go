@@ -34,7 +34,7 @@ type EmbeddedOptions struct {
 // suite's cascade of bounds (see Candidates). The scan reads every shape,
 // so unlike a text index of fingerprint words it cannot miss a metric
 // whose values are close but whose words differ (noise turns flats into
-// inc and dec); docs/oculus.md compares the two.
+// inc and dec). docs/oculus.md has the figures.
 type Embedded struct {
 	opts EmbeddedOptions
 	cur  atomic.Pointer[generation]
