@@ -71,20 +71,20 @@ func (w Word) String() string {
 // max and scale to 0.
 func ScaleInts(dst []int, values []float64) []int {
 	dst = dst[:0]
-	lo, hi := bounds(values)
+	lo, hi := MinMax(values)
 	for _, v := range values {
 		s := 0
 		if hi > lo && !math.IsNaN(v) && !math.IsInf(v, 0) {
-			s = int(math.Ceil(Scale * unit(v, lo, hi)))
+			s = int(math.Ceil(Scale * Unit(v, lo, hi)))
 		}
 		dst = append(dst, s)
 	}
 	return dst
 }
 
-// unit maps v in [lo, hi] (lo < hi, all finite) to [0, 1], without
+// Unit maps v in [lo, hi] (lo < hi, all finite) to [0, 1], without
 // overflowing when hi − lo exceeds the largest float64.
-func unit(v, lo, hi float64) float64 {
+func Unit(v, lo, hi float64) float64 {
 	x := (v - lo) / (hi - lo)
 	if math.IsNaN(x) || math.IsInf(hi-lo, 0) {
 		x = (v/2 - lo/2) / (hi/2 - lo/2)
@@ -92,8 +92,8 @@ func unit(v, lo, hi float64) float64 {
 	return min(max(x, 0), 1)
 }
 
-// bounds returns the minimum and maximum finite value (0, 0 for none).
-func bounds(values []float64) (lo, hi float64) {
+// MinMax returns the minimum and maximum finite value (0, 0 for none).
+func MinMax(values []float64) (lo, hi float64) {
 	first := true
 	for _, v := range values {
 		if math.IsNaN(v) || math.IsInf(v, 0) {

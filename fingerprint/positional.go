@@ -30,7 +30,7 @@ func (p Positional) Validate() error {
 // mean quantised. A flat series sits at the middle level. NaN and infinite
 // values are skipped. A series shorter than Segments repeats its points.
 func (p Positional) Encode(dst []int, values []float64) []int {
-	lo, hi := bounds(values)
+	lo, hi := MinMax(values)
 	n := len(values)
 	if n == 0 {
 		return dst
@@ -43,7 +43,7 @@ func (p Positional) Encode(dst []int, values []float64) []int {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				continue
 			}
-			sum += unit(v, lo, hi) // scaled first: a sum of raw values could overflow
+			sum += Unit(v, lo, hi) // scaled first: a sum of raw values could overflow
 			cnt++
 		}
 		level := p.Levels / 2

@@ -215,7 +215,7 @@ func (e *Embedded) Candidates(ctx context.Context, q Query, n int) ([]Doc, error
 		wg.Go(func() {
 			p := g.points
 			for i := lo; i < hi; i++ {
-				lbs[i] = lbKeogh32(g.values[i*p:(i+1)*p], up32, lo32, float32(math.Inf(1)))
+				lbs[i] = lbKeogh32(g.values[i*p:(i+1)*p], up32, lo32)
 			}
 		})
 	}
@@ -341,17 +341,15 @@ func (h *boundHeap) Pop() any          { old := *h; x := old[len(old)-1]; *h = o
 
 // lbKeogh32 is dtw.LBKeogh on the index's float32 shapes (kept as float32
 // to halve the memory of a large index): the sum of how far c leaves the
-// query's envelope, abandoned once it exceeds limit.
-func lbKeogh32(c, upper, lower []float32, limit float32) float32 {
+// query's envelope. Every shape's bound is needed to order the shapes, so
+// it is never abandoned.
+func lbKeogh32(c, upper, lower []float32) float32 {
 	var sum float32
 	for i, x := range c {
 		if x > upper[i] {
 			sum += x - upper[i]
 		} else if x < lower[i] {
 			sum += lower[i] - x
-		}
-		if sum > limit {
-			return sum
 		}
 	}
 	return sum

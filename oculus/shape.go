@@ -83,31 +83,16 @@ func Resample(dst []float64, points []series.Point, w Window, n, minPoints int) 
 // nothing is divided by zero, and a flat line stays close to metrics that
 // are flat but for a rare spike.
 func ScaleShape(values []float64) (flat bool) {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, v := range values {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+	lo, hi := fingerprint.MinMax(values)
+	flat = !(hi > lo)
+	for i, v := range values {
+		if flat || math.IsNaN(v) || math.IsInf(v, 0) {
+			values[i] = 0
 			continue
 		}
-		lo, hi = min(lo, v), max(hi, v)
+		values[i] = ScalePoints * fingerprint.Unit(v, lo, hi)
 	}
-	if !(hi > lo) {
-		for i := range values {
-			values[i] = 0
-		}
-		return true
-	}
-	half := math.IsInf(hi-lo, 0) // scale halves so the span does not overflow
-	for i, v := range values {
-		switch {
-		case math.IsNaN(v) || math.IsInf(v, 0):
-			values[i] = 0
-		case half:
-			values[i] = ScalePoints * ((v/2 - lo/2) / (hi/2 - lo/2))
-		default:
-			values[i] = ScalePoints * ((v - lo) / (hi - lo))
-		}
-	}
-	return false
+	return flat
 }
 
 // Shape turns a metric's points into its indexed document for window w:

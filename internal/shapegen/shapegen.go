@@ -73,11 +73,14 @@ func (s Spec) Each(fn func(i int, m Metric) error) error {
 	n := s.Points
 	shape := make([]float64, n+2*s.MaxShift)
 	vals := make([]float64, n)
+	shaped := -1 // the group whose shape is in shape: members are consecutive
 	for i := range s.Metrics {
 		name, g := s.name(i)
 		if g >= 0 {
-			// The group's shape: the same seed for every member.
-			base(rand.New(rand.NewPCG(s.Seed, uint64(g)<<1)), shape, g)
+			if g != shaped { // the group's shape, seeded by the group
+				base(rand.New(rand.NewPCG(s.Seed, uint64(g)<<1)), shape, g)
+				shaped = g
+			}
 			r := rand.New(rand.NewPCG(s.Seed, uint64(i)<<1|1))
 			shift := 0
 			if s.MaxShift > 0 {
