@@ -6,6 +6,7 @@
 #   ./scripts/test.sh            everything (as root, or with sudo available)
 #   KALE_SKIP_INSTALL=1 ./scripts/test.sh   do not apt-get (servers already there)
 #   KALE_FUZZTIME=30s ./scripts/test.sh     longer fuzzing (default 5s a target)
+#   KALE_ZINC_BIN=/path/zincsearch ./scripts/test.sh   use this ZincSearch, not the cached build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,14 @@ if [ "${KALE_SKIP_INSTALL:-0}" != 1 ]; then
 fi
 
 export KALE_REQUIRE_SERVERS=1
+
+# ZincSearch, the Elasticsearch-API server of oculus/elastic's tests, is not
+# packaged: build it once (about 100 s on a cold Go cache) and cache it in
+# $HOME/.cache/kale-test, so later runs skip this. KALE_ZINC_BIN overrides.
+if [ -z "${KALE_ZINC_BIN:-}" ] && [ ! -x "${HOME:?}/.cache/kale-test/zincsearch-v0.4.10/zincsearch" ]; then
+  echo "== building ZincSearch v0.4.10 into $HOME/.cache/kale-test (once)"
+  ./scripts/zincsearch.sh
+fi
 fuzztime="${KALE_FUZZTIME:-5s}"
 
 echo "== go vet"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-kale/kale/internal/series"
 	"github.com/go-kale/kale/internal/shapegen"
+	"github.com/go-kale/kale/internal/testserver"
 )
 
 // Metrics written through Horizon (pickle) into `kale run` are imported
@@ -20,15 +22,46 @@ import (
 // survives a restart and is listed by a search that resembles it.
 func TestOculusEndToEnd(t *testing.T) {
 	t.Parallel()
+	oculusEndToEnd(t, nil, "")
+}
+
+// The same through kale run --elasticsearch, on ZincSearch: the
+// generations, the alias swap every oculus.interval and the collections
+// all live in the cluster.
+func TestOculusEndToEndElasticsearch(t *testing.T) {
+	t.Parallel()
+	z := testserver.StartZinc(t)
+	oculusEndToEnd(t, []string{"KALE_E2E_ES_PASSWORD=" + z.Password},
+		fmt.Sprintf("elasticsearch:\n  index: kale-e2e\n  username: %q\n  password: env:KALE_E2E_ES_PASSWORD\n", z.User),
+		"--elasticsearch", z.URL)
+	// The data is in the cluster, and replaced generations were deleted.
+	var gens, colls int
+	for _, name := range z.IndexNames(t, "kale-e2e-") {
+		switch {
+		case strings.HasPrefix(name, "kale-e2e-metrics-"):
+			gens++
+		case name == "kale-e2e-collections":
+			colls++
+		}
+	}
+	if gens < 1 || gens > 2 || colls != 1 {
+		t.Errorf("ZincSearch holds %d generations and %d collections indexes of prefix kale-e2e; want 1 (2 during a swap) and 1", gens, colls)
+	}
+}
+
+// oculusEndToEnd runs kale run with env added to its environment,
+// extraConfig appended to its configuration file and extraArgs to its
+// command line.
+func oculusEndToEnd(t *testing.T, env []string, extraConfig string, extraArgs ...string) {
 	dataDir := t.TempDir()
 	cfgFile := filepath.Join(t.TempDir(), "kale.yaml")
 	if err := os.WriteFile(cfgFile, []byte("oculus:\n  interval: 500ms\n"+
 		// The hour of history is older than Skyline's MAX_RESOLUTION.
-		"horizon:\n  filters:\n    max_age: 0s\n"), 0o644); err != nil {
+		"horizon:\n  filters:\n    max_age: 0s\n"+extraConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--data-dir", dataDir, "--config", cfgFile}
-	k := startKale(t, args...)
+	args := append([]string{"--data-dir", dataDir, "--config", cfgFile}, extraArgs...)
+	k := startKaleEnv(t, env, args...)
 
 	spec := shapegen.DefaultSpec(600)
 	spec.Groups = 4
@@ -83,7 +116,7 @@ func TestOculusEndToEnd(t *testing.T) {
 		t.Fatalf("POST /api/collections: %d", resp.StatusCode)
 	}
 	k.stop(t)
-	k = startKale(t, args...)
+	k = startKaleEnv(t, env, args...)
 	waitUntil(t, k, "the partners again after a restart, and the saved collection listed", func() bool {
 		return partners() && len(r.Collections) == 1 && r.Collections[0].ID == "e2e-incident"
 	})
@@ -113,13 +146,7 @@ func TestBenchOculus(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	got := map[string]float64{}
-	for _, f := range strings.Fields(strings.TrimPrefix(strings.TrimSpace(out), "RESULT ")) {
-		k, v, _ := strings.Cut(f, "=")
-		if x, err := strconv.ParseFloat(v, 64); err == nil {
-			got[k] = x
-		}
-	}
+	got := parseResult(out)
 	for _, k := range []string{"recall_at_20", "exact_overlap_at_20", "p50_ms", "p99_ms", "index_per_sec"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("RESULT lacks %s: %q", k, out)
@@ -132,4 +159,38 @@ func TestBenchOculus(t *testing.T) {
 	if code, _, _ := runKale("bench", "oculus", "--backend", "nope"); code == 0 {
 		t.Error("--backend nope succeeded")
 	}
+}
+
+// kale bench oculus --backend elasticsearch runs against ZincSearch under
+// a throw-away prefix, and deletes it afterwards.
+func TestBenchOculusElasticsearch(t *testing.T) {
+	t.Parallel()
+	z := testserver.StartZinc(t)
+	code, out, errs := runKale("bench", "oculus", "--metrics", "2000", "--groups", "4", "--queries", "10",
+		"--backend", "elasticsearch", "--elasticsearch", z.URL, "--es-user", z.User, "--es-password", z.Password)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got := parseResult(out)
+	if got["indexed"] != 2000 || got["recall_at_20"] < 0.9 || !strings.Contains(out, "backend=elasticsearch") {
+		t.Errorf("RESULT %q: want backend=elasticsearch, 2000 indexed, recall_at_20 >= 0.9", out)
+	}
+	if left := z.IndexNames(t, "kale-bench-"); len(left) > 0 {
+		t.Errorf("the bench left indexes %v", left)
+	}
+	if code, _, errs := runKale("bench", "oculus", "--metrics", "100", "--backend", "elasticsearch"); code == 0 || !strings.Contains(errs, "--elasticsearch") {
+		t.Errorf("--backend elasticsearch without a URL: exit %d, %q; want a failure naming --elasticsearch", code, errs)
+	}
+}
+
+// parseResult reads the numeric fields of a RESULT line.
+func parseResult(out string) map[string]float64 {
+	got := map[string]float64{}
+	for _, f := range strings.Fields(strings.TrimPrefix(strings.TrimSpace(out), "RESULT ")) {
+		k, v, _ := strings.Cut(f, "=")
+		if x, err := strconv.ParseFloat(v, 64); err == nil {
+			got[k] = x
+		}
+	}
+	return got
 }
