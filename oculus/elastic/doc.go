@@ -15,9 +15,11 @@
 //     the values), values (float array, in _source only: not indexed, no
 //     doc values) and flat (boolean).
 //   - P-metrics: the alias naming the current generation.
-//   - P-state: one document per committed generation, id = its concrete
-//     index: window, points, document count, build time. Stats reads it,
-//     so it survives a restart of Kale or of the cluster.
+//   - P-state: one document per generation, id = its concrete index:
+//     window, points, document count, build time. Build registers the
+//     generation there ("building": true) and Commit completes the
+//     document. Stats reads it, so it survives a restart of Kale or of
+//     the cluster.
 //   - P-collections: one document per collection, id = Collection.ID: the
 //     name (keyword, for the uniqueness check) and the whole collection as
 //     a JSON string that is stored but not indexed, so no member's values
@@ -35,6 +37,14 @@
 // repoints the alias in one _aliases request (remove from the old index,
 // add to the new), and deletes the old concrete index and its state,
 // logging a warning if that fails. Abort deletes the new index.
+//
+// A Kale that stops between Build and Commit leaves a generation the alias
+// never named, and one that stops between the swap and the deletion
+// leaves the previous one. Each Build first sweeps such leftovers: every
+// generation registered in P-state, not behind the alias, and created
+// (the nanoseconds in its name) more than an hour ago, far longer than an
+// import takes, so that a generation another Kale is filling is never
+// deleted (TestSweep).
 //
 // Every read resolves the alias (GET /_alias/P-metrics, taking the newest
 // index when it briefly names two), reads the generation's state (cached:
@@ -129,9 +139,6 @@
 //
 // # Unfinished
 //
-//   - A crash between Build and Commit or Abort leaves a concrete index
-//     P-metrics-<nanos> that nothing deletes (the alias never named it);
-//     delete such leftovers by hand.
 //   - PutCollection checks that a name is free and then writes: a lock
 //     makes that atomic within one Kale process, not between two.
 //   - Collections lists at most 10,000 collections and Candidates returns

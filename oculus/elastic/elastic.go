@@ -54,6 +54,10 @@ type Index struct {
 	mu   sync.Mutex
 	gens map[string]generation // state documents read so far (immutable)
 
+	// orphanAge is how old an abandoned generation must be for sweep to
+	// delete it (orphanAge; tests lower it).
+	orphanAge time.Duration
+
 	putMu  sync.Mutex // serialises PutCollection's name check and write in this process
 	closed atomic.Bool
 
@@ -106,7 +110,7 @@ func New(ctx context.Context, cfg oculus.ElasticConfig, logger *slog.Logger) (*I
 	}
 	x := &Index{
 		es: es, tr: tr, urls: cfg.URLs, shown: strings.Join(shown, ", "), user: cfg.Username, password: password, timeout: timeout, log: logger,
-		cand:   defaultCandidateParams,
+		cand: defaultCandidateParams, orphanAge: orphanAge,
 		prefix: cfg.Index, alias: cfg.Index + "-metrics", state: cfg.Index + "-state",
 		collections: cfg.Index + "-collections",
 		gens:        map[string]generation{},

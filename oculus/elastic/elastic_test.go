@@ -244,6 +244,49 @@ func TestAbort(t *testing.T) {
 	}
 }
 
+// TestSweep: a generation abandoned by a process that stopped between
+// Build and Commit is deleted by a later Build once it is older than the
+// orphan age, and never while it is younger (it may be another import's).
+func TestSweep(t *testing.T) {
+	z := testserver.StartZinc(t)
+	prefix := prefixFor(t.Name())
+	ctx := context.Background()
+	now := time.Now().Unix()
+	w := oculus.Window{From: now - 60, Until: now}
+
+	crashed := open(t, z, prefix)
+	commit(t, crashed, w, 8, []oculus.Doc{shape(t, "a", walk(1, 8), 8)})
+	b, err := crashed.Build(ctx, w, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Add(ctx, []oculus.Doc{shape(t, "b", walk(2, 8), 8)}); err != nil {
+		t.Fatal(err)
+	}
+	crashed.Close() // never committed nor aborted
+	if got := z.IndexNames(t, prefix+"-metrics-"); len(got) != 2 {
+		t.Fatalf("after the crash, metrics indexes = %v, want the current and the abandoned one", got)
+	}
+
+	x := open(t, z, prefix)
+	commit(t, x, w, 8, []oculus.Doc{shape(t, "c", walk(3, 8), 8)})
+	if got := z.IndexNames(t, prefix+"-metrics-"); len(got) != 2 {
+		t.Errorf("a young abandoned generation was swept: metrics indexes = %v, want it and the new current one", got)
+	}
+	x.orphanAge = 0
+	commit(t, x, w, 8, []oculus.Doc{shape(t, "d", walk(4, 8), 8)})
+	got := z.IndexNames(t, prefix+"-metrics-")
+	if len(got) != 1 {
+		t.Fatalf("after a Build with orphan age 0, metrics indexes = %v, want only the current one", got)
+	}
+	if _, err := x.Get(ctx, "d"); err != nil {
+		t.Errorf("Get(d) = %v", err)
+	}
+	if st, err := x.Stats(ctx); err != nil || st.Docs != 1 {
+		t.Errorf("Stats = %+v, %v", st, err)
+	}
+}
+
 // TestRestart: the generation (documents, window, points, build time) and
 // the alias survive a restart of ZincSearch and a new Index.
 func TestRestart(t *testing.T) {

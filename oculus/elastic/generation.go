@@ -26,6 +26,7 @@ func (x *Index) Build(ctx context.Context, w oculus.Window, n int) (oculus.Build
 	if !w.Valid() || n < 2 {
 		return nil, fmt.Errorf("oculus/elastic: cannot build over window %v with %d points", w, n)
 	}
+	x.sweep(ctx)
 	var lastErr error
 	for range 3 { // a name taken in the same nanosecond gets another
 		name := x.alias + "-" + strconv.FormatInt(time.Now().UnixNano(), 10)
@@ -35,11 +36,56 @@ func (x *Index) Build(ctx context.Context, w oculus.Window, n int) (oculus.Build
 		}
 		if status/100 == 2 {
 			x.log.Debug("oculus generation started", "index", name)
+			// Registered in the state index, so that sweep finds it if
+			// this process dies before Commit or Abort.
+			src, _ := json.Marshal(stateSource{Index: name, From: w.From, Until: w.Until, Point: n,
+				Built: time.Now().UTC().Format(time.RFC3339Nano), Building: true})
+			action, _ := json.Marshal(map[string]any{"index": map[string]string{"_index": x.state, "_id": name}})
+			if items, err := x.bulk(ctx, x.state, append(append(append(action, '\n'), src...), '\n'), 1, false); err != nil || items[0].Failed {
+				x.log.Warn("oculus/elastic: cannot register the new generation in the state index; if Kale stops before it is committed, delete it by hand",
+					"index", name, "err", err)
+			}
 			return &builder{x: x, index: name, window: w, points: n, ids: map[string]struct{}{}}, nil
 		}
 		lastErr = x.statusError("create index "+name, status, body)
 	}
 	return nil, lastErr
+}
+
+// orphanAge is how old a generation that the alias does not name must be
+// before sweep deletes it: far longer than any import, so that it never
+// deletes one being filled by another Kale process.
+const orphanAge = time.Hour
+
+// sweep deletes the generations a crash left behind: those registered in
+// the state index (Build registers each one), not named by the alias, and
+// created (per the nanoseconds in their name) more than x.orphanAge ago.
+// That covers a process that died between Build and Commit, and one that
+// died between swapping the alias and deleting the previous generation.
+// Failures are logged: the import goes on.
+func (x *Index) sweep(ctx context.Context) {
+	r, err := x.search(ctx, x.state, map[string]any{"size": maxCandidates, "_source": []string{"index"},
+		"query": map[string]any{"match_all": map[string]any{}}})
+	if err != nil {
+		x.log.Warn("oculus/elastic: cannot list the generations to delete abandoned ones", "err", err)
+		return
+	}
+	current, err := x.aliasIndexes(ctx)
+	if err != nil {
+		x.log.Warn("oculus/elastic: cannot list the generations to delete abandoned ones", "err", err)
+		return
+	}
+	for _, h := range r.Hits {
+		name := h.ID
+		nanos, err := strconv.ParseInt(strings.TrimPrefix(name, x.alias+"-"), 10, 64)
+		if err != nil || !strings.HasPrefix(name, x.alias+"-") || slices.Contains(current, name) ||
+			time.Since(time.Unix(0, nanos)) < x.orphanAge {
+			continue
+		}
+		x.log.Warn("oculus/elastic: deleting a generation abandoned by a stopped import", "index", name,
+			"created", time.Unix(0, nanos).UTC())
+		x.dropGeneration(ctx, name)
+	}
 }
 
 // builder fills one concrete index.
@@ -324,11 +370,16 @@ func (x *Index) remember(g generation) {
 	x.gens[g.index] = g
 }
 
-// readState fetches the state document of index.
+// readState fetches the state document of index; found is false when
+// there is none, or only the one Build registers before Commit.
 func (x *Index) readState(ctx context.Context, index string) (generation, bool, error) {
 	r, err := x.search(ctx, x.state, map[string]any{"size": 1, "query": map[string]any{"ids": map[string]any{"values": []string{index}}}})
 	if err != nil || len(r.Hits) == 0 {
 		return generation{}, false, err
+	}
+	var s stateSource
+	if json.Unmarshal(r.Hits[0].Source, &s) == nil && s.Building {
+		return generation{}, false, nil // registered by Build, not committed (yet)
 	}
 	g, err := decodeGeneration(r.Hits[0].Source)
 	if err != nil {
@@ -491,16 +542,25 @@ func (x *Index) Stats(ctx context.Context) (oculus.Stats, error) {
 	return oculus.Stats{Docs: g.docs, Window: g.window, Points: g.points, Built: g.built}, nil
 }
 
-// Drop deletes every index of the prefix that Kale knows of: the
-// generations behind the alias, the state index and the collections
-// index, collections included. It is for throw-away prefixes (kale bench
-// oculus); an Index is unusable after it until New runs again. A
-// generation left by a crash between Build and Commit is not behind the
-// alias and is not deleted (see the package doc).
+// Drop deletes every index of the prefix: the generations (behind the
+// alias, or registered in the state index), the state index and the
+// collections index, collections included. It is for throw-away prefixes
+// (kale bench oculus); an Index is unusable after it until New runs
+// again.
 func (x *Index) Drop(ctx context.Context) error {
 	gens, err := x.aliasIndexes(ctx)
 	if err != nil {
 		return err
+	}
+	r, err := x.search(ctx, x.state, map[string]any{"size": maxCandidates, "_source": []string{"index"},
+		"query": map[string]any{"match_all": map[string]any{}}})
+	if err != nil {
+		return err
+	}
+	for _, h := range r.Hits {
+		if strings.HasPrefix(h.ID, x.alias+"-") && !slices.Contains(gens, h.ID) {
+			gens = append(gens, h.ID)
+		}
 	}
 	var errs []error
 	for _, name := range append(gens, x.state, x.collections) {

@@ -204,6 +204,10 @@ type stateSource struct {
 	Point int    `json:"points"`
 	Docs  int    `json:"docs"`
 	Built string `json:"built"` // RFC 3339 with nanoseconds
+	// Building marks the document Build writes for a generation being
+	// filled, replaced by Commit: one left behind names an abandoned
+	// generation for sweep to delete.
+	Building bool `json:"building,omitempty"`
 }
 
 // generation describes a committed generation.
@@ -233,6 +237,8 @@ func decodeGeneration(src []byte) (generation, error) {
 		return generation{}, fmt.Errorf("state document of %q: unreadable build time %q", s.Index, s.Built)
 	case s.Index == "" || !g.window.Valid() || s.Point < 2 || s.Docs < 0:
 		return generation{}, fmt.Errorf("state document describes no valid generation: %s", excerpt(src))
+	case s.Building:
+		return generation{}, fmt.Errorf("state document of %q: the generation was never committed", s.Index)
 	}
 	return g, nil
 }
