@@ -56,8 +56,10 @@
 //
 // # Candidates
 //
-// Candidates is one search whose answer the caller (oculus.Searcher)
-// re-ranks by DTW. A shape is cut into 16 equal segments whose means are
+// Candidates is one search for ten times the n candidates asked for
+// (candidateParams.Oversample), of which it returns the n nearest by exact
+// DTW within the query's band (oculus.Nearest); the caller
+// (oculus.Searcher) ranks those by FastDTW. A shape is cut into 16 equal segments whose means are
 // quantised to 8 levels of its min-max range (fingerprint.Positional): a
 // document is indexed under the 16 tokens "pSSlL". The query asks, in
 // each segment, for the query's level L and its neighbours L±1 and L±2
@@ -102,6 +104,15 @@
 // still loses nothing there but leaves less margin for shifted shapes.
 // The embedded index's LB_Keogh scan stays the better candidate filter;
 // this backend is for sites that want Oculus's data in their cluster.
+//
+// The table measures the engine's ranking alone (no oversampling). At
+// 1,000 metrics the default, oversampled and re-ranked by DTW, finds every
+// planted relative among 20 candidates. At 100,000 metrics (kale bench
+// oculus --metrics 100000 --backend elasticsearch, ZincSearch v0.4.10 on
+// the same 2 cores): without oversampling, recall@20 0.812 and top-20
+// overlap with exact DTW 0.505; with it, 0.902 and 0.811 (the embedded
+// index: 0.927 and 0.963). The engine's scores order shapes only coarsely,
+// so among 100,000 the nearest by DTW are often beyond its first 40.
 //
 // # Verified only against ZincSearch
 //

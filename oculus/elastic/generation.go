@@ -497,7 +497,9 @@ func (x *Index) Get(ctx context.Context, metric string) (oculus.Doc, error) {
 }
 
 // Candidates returns up to n documents of the current generation that
-// share positional tokens or shingles with q (see the package doc).
+// share positional tokens or shingles with q (see the package doc): the
+// engine's best n×Oversample by score, of which the n nearest by exact
+// DTW within q.Band (oculus.Nearest).
 func (x *Index) Candidates(ctx context.Context, q oculus.Query, n int) ([]oculus.Doc, error) {
 	var out []oculus.Doc
 	err := x.onCurrent(ctx, func(g generation) error {
@@ -507,7 +509,11 @@ func (x *Index) Candidates(ctx context.Context, q oculus.Query, n int) ([]oculus
 		if n <= 0 {
 			return nil
 		}
-		body, err := candidateQuery(q, n, x.cand)
+		fetch := n
+		if x.cand.Oversample > 1 {
+			fetch = n * x.cand.Oversample
+		}
+		body, err := candidateQuery(q, fetch, x.cand)
 		if err != nil {
 			return err
 		}
@@ -524,6 +530,9 @@ func (x *Index) Candidates(ctx context.Context, q oculus.Query, n int) ([]oculus
 			if d.Metric != q.Exclude {
 				out = append(out, d)
 			}
+		}
+		if len(out) > n {
+			out = oculus.Nearest(q.Values, out, n, q.Band, q.Exclude)
 		}
 		return nil
 	})

@@ -36,11 +36,15 @@ type candidateParams struct {
 	// document can match at most: one token per segment (or, without
 	// tokens, every query shingle). 0 asks for one clause.
 	MinMatch float64
+	// Oversample: Candidates asks the engine for n×Oversample documents
+	// and keeps the n nearest by exact banded DTW (1 or 0: n, ranked by
+	// the engine's score alone).
+	Oversample int
 }
 
 // defaultCandidateParams were chosen by TestCandidateRecall (see the
 // package doc for the figures).
-var defaultCandidateParams = candidateParams{Tokens: true, Slack: 2, Graded: true, Shingles: true, ShingleBoost: 0.25, MinMatch: 0.75}
+var defaultCandidateParams = candidateParams{Tokens: true, Slack: 2, Graded: true, Shingles: true, ShingleBoost: 0.25, MinMatch: 0.75, Oversample: 10}
 
 // metricFields are the fields of a metric document a search returns.
 var metricFields = []string{"metric", "fingerprint", "values", "flat"}

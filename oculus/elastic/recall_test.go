@@ -130,7 +130,7 @@ func TestCandidateRecall(t *testing.T) {
 		want float64
 	}{{20, 0.95}, {50, 0.99}} {
 		r := measureRecall(t, groups, byName, func(q oculus.Doc) ([]string, int, error) {
-			cs, err := x.Candidates(ctx, oculus.Query{Values: q.Values, Fingerprint: q.Fingerprint, Exclude: q.Metric}, c.n)
+			cs, err := x.Candidates(ctx, oculus.Query{Values: q.Values, Fingerprint: q.Fingerprint, Exclude: q.Metric, Band: 12}, c.n)
 			var names []string
 			for _, d := range cs {
 				names = append(names, d.Metric)
