@@ -49,7 +49,18 @@ type ElasticConfig struct {
 	// Password, or "env:NAME" to read it from the environment.
 	Password string        `yaml:"password"`
 	Timeout  time.Duration `yaml:"timeout"`
+	// Query picks the candidate query: "tokens" (the default; Kale's
+	// positional tokens, with Oculus's shingles only breaking ties) or
+	// "shingles" (Oculus's fingerprint-word shingles alone, as Oculus
+	// matched; far lower recall: docs/oculus.md has the figures).
+	Query string `yaml:"query"`
 }
+
+// Candidate queries of the Elasticsearch backend (ElasticConfig.Query).
+const (
+	QueryTokens   = "tokens"
+	QueryShingles = "shingles"
+)
 
 // DefaultConfig returns Kale's defaults.
 func DefaultConfig() Config {
@@ -77,7 +88,7 @@ func (c Config) BandPoints(n int) int {
 // DefaultElasticConfig returns the Elasticsearch backend's defaults (no
 // URLs: the embedded index).
 func DefaultElasticConfig() ElasticConfig {
-	return ElasticConfig{Index: "kale", Timeout: 30 * time.Second}
+	return ElasticConfig{Index: "kale", Timeout: 30 * time.Second, Query: QueryTokens}
 }
 
 // Validate reports every problem at once.
@@ -94,6 +105,9 @@ func (c ElasticConfig) Validate() error {
 		}
 		if c.Timeout <= 0 {
 			errs = append(errs, errors.New("elasticsearch.timeout must be positive"))
+		}
+		if c.Query != "" && c.Query != QueryTokens && c.Query != QueryShingles {
+			errs = append(errs, fmt.Errorf("elasticsearch.query %q: want %s or %s", c.Query, QueryTokens, QueryShingles))
 		}
 	}
 	return errors.Join(errs...)

@@ -48,6 +48,7 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 	esURL := fs.String("elasticsearch", "", "Elasticsearch base URL(s), comma-separated (with --backend elasticsearch)")
 	esUser := fs.String("es-user", "", "Elasticsearch user")
 	esPassword := fs.String("es-password", "", "Elasticsearch password, or env:NAME")
+	esQuery := fs.String("es-query", oculus.QueryTokens, "Elasticsearch candidate query: tokens or shingles (Oculus's words alone)")
 	cfg := oculus.DefaultConfig()
 	fs.IntVar(&cfg.Radius, "radius", cfg.Radius, "FastDTW radius")
 	fs.IntVar(&cfg.Candidates, "candidates", cfg.Candidates, "candidates ranked by FastDTW per search")
@@ -133,7 +134,7 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 	}
 	bar.Done(int64(spec.Metrics))
 
-	idx, closeIdx, err := benchIndex(*backend, *esURL, *esUser, *esPassword)
+	idx, closeIdx, err := benchIndex(*backend, *esURL, *esUser, *esPassword, *esQuery)
 	if err != nil {
 		return fail(err)
 	}
@@ -344,13 +345,13 @@ func exactTop(docs []oculus.Doc, qi, k, band int, seed []oculus.Match, byName ma
 }
 
 // benchIndex opens the index under test.
-func benchIndex(backend, esURL, user, password string) (oculus.Index, func(), error) {
+func benchIndex(backend, esURL, user, password, query string) (oculus.Index, func(), error) {
 	switch backend {
 	case "embedded":
 		e, err := oculus.NewEmbedded(oculus.EmbeddedOptions{})
 		return e, func() { e.Close() }, err
 	case "elasticsearch":
-		return openBenchElastic(esURL, user, password)
+		return openBenchElastic(esURL, user, password, query)
 	}
 	return nil, nil, fmt.Errorf("--backend %q: want embedded or elasticsearch", backend)
 }

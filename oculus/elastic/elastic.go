@@ -89,6 +89,14 @@ func New(ctx context.Context, cfg oculus.ElasticConfig, logger *slog.Logger) (*I
 	if err := checkPrefix(cfg.Index); err != nil {
 		return nil, err
 	}
+	cand := defaultCandidateParams
+	switch cfg.Query {
+	case "", oculus.QueryTokens:
+	case oculus.QueryShingles:
+		cand = shinglesCandidateParams
+	default:
+		return nil, fmt.Errorf("oculus/elastic: oculus.elasticsearch.query %q: want %s or %s", cfg.Query, oculus.QueryTokens, oculus.QueryShingles)
+	}
 	password, err := resolvePassword(cfg.Password)
 	if err != nil {
 		return nil, err
@@ -110,7 +118,7 @@ func New(ctx context.Context, cfg oculus.ElasticConfig, logger *slog.Logger) (*I
 	}
 	x := &Index{
 		es: es, tr: tr, urls: cfg.URLs, shown: strings.Join(shown, ", "), user: cfg.Username, password: password, timeout: timeout, log: logger,
-		cand: defaultCandidateParams, orphanAge: orphanAge,
+		cand: cand, orphanAge: orphanAge,
 		prefix: cfg.Index, alias: cfg.Index + "-metrics", state: cfg.Index + "-state",
 		collections: cfg.Index + "-collections",
 		gens:        map[string]generation{},

@@ -413,6 +413,7 @@ func TestConfigErrors(t *testing.T) {
 		{oculus.ElasticConfig{URLs: []string{"http://127.0.0.1:1"}, Index: "_kale"}, "index prefix"},
 		{oculus.ElasticConfig{URLs: []string{"http://127.0.0.1:1"}, Index: ""}, "index prefix"},
 		{oculus.ElasticConfig{URLs: []string{"http://127.0.0.1:1"}, Index: "kale", Password: "env:"}, "without a variable name"},
+		{oculus.ElasticConfig{URLs: []string{"http://127.0.0.1:1"}, Index: "kale", Query: "phrase"}, "want tokens or shingles"},
 	} {
 		if _, err := New(context.Background(), c.cfg, nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("New(%+v) = %v; want an error with %q", c.cfg, err, c.want)

@@ -46,6 +46,12 @@ type candidateParams struct {
 // package doc for the figures).
 var defaultCandidateParams = candidateParams{Tokens: true, Slack: 2, Graded: true, Shingles: true, ShingleBoost: 0.25, MinMatch: 0.75, Oversample: 10}
 
+// shinglesCandidateParams is Oculus's way (ElasticConfig.Query
+// "shingles"): the query's fingerprint-word shingles alone, any one of
+// which admits a document, ranked by the engine's score, oversampled and
+// re-ranked by DTW as the default is.
+var shinglesCandidateParams = candidateParams{Shingles: true, Oversample: 10}
+
 // metricFields are the fields of a metric document a search returns.
 var metricFields = []string{"metric", "fingerprint", "values", "flat"}
 

@@ -143,6 +143,25 @@ func TestCandidateRecall(t *testing.T) {
 			t.Errorf("with %d candidates the default query finds %.3f of the planted relatives, want at least %.2f", c.n, r.share(), c.want)
 		}
 	}
+	// Oculus's way (elasticsearch.query: shingles), through Candidates.
+	sh, err := New(ctx, oculus.ElasticConfig{URLs: []string{z.URL}, Index: prefixFor(t.Name()), Username: z.User, Password: z.Password,
+		Timeout: testTimeout, Query: oculus.QueryShingles}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	r := measureRecall(t, groups, byName, func(q oculus.Doc) ([]string, int, error) {
+		cs, err := sh.Candidates(ctx, oculus.Query{Values: q.Values, Fingerprint: q.Fingerprint, Exclude: q.Metric, Band: 12}, 20)
+		var names []string
+		for _, d := range cs {
+			names = append(names, d.Metric)
+		}
+		if err == nil && len(cs) != 20 {
+			err = fmt.Errorf("%d candidates, want 20", len(cs))
+		}
+		return names, 0, err
+	})
+	t.Logf("query shingles %+v: recall of planted relatives with 20 candidates: %d/%d = %.3f", sh.cand, r.found, r.want, r.share())
 	if !*recallSweep {
 		return
 	}
