@@ -44,7 +44,9 @@ func Import(ctx context.Context, st store.Store, idx Index, w Window, cfg Config
 	abort := func(err error) (ImportStats, error) {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		b.Abort(actx)
+		if aerr := b.Abort(actx); aerr != nil {
+			logger.Warn("oculus: cannot discard the unfinished index generation", "err", aerr)
+		}
 		return stats, err
 	}
 	var (

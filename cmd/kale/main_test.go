@@ -135,10 +135,18 @@ func startKale(t *testing.T, extra ...string) *kaleProc {
 // environment for the kale process.
 func startKaleEnv(t *testing.T, env []string, extra ...string) *kaleProc {
 	t.Helper()
+	return startKaleCommand(t, "run", env, extra...)
+}
+
+// startKaleCommand starts kale COMMAND (run, horizon, webapp or oculus)
+// with env added to its environment: on free ports for the listeners the
+// command has (pickle for run and horizon, HTTP for run and webapp).
+func startKaleCommand(t *testing.T, command string, env []string, extra ...string) *kaleProc {
+	t.Helper()
 	// A port found free may be taken by a parallel test before kale binds
 	// it: kale then exits saying so, and we try again on other ports.
 	for attempt := 1; ; attempt++ {
-		p, taken := tryStartKale(t, env, extra)
+		p, taken := tryStartKale(t, command, env, extra)
 		if !taken {
 			return p
 		}
@@ -152,16 +160,19 @@ func startKaleEnv(t *testing.T, env []string, extra ...string) *kaleProc {
 // says so: every listener is bound, so /healthz is answered by this
 // process and not by one that took the port) and /healthz answers. taken
 // reports that a port was taken meanwhile (the process has exited).
-func tryStartKale(t *testing.T, env, extra []string) (p *kaleProc, taken bool) {
+func tryStartKale(t *testing.T, command string, env, extra []string) (p *kaleProc, taken bool) {
 	t.Helper()
-	p = &kaleProc{
-		pickle: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
-		http:   fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
-		stderr: &bytes.Buffer{},
-		mu:     &sync.Mutex{},
+	p = &kaleProc{stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	args := []string{command}
+	if command == "run" || command == "horizon" {
+		p.pickle = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+		args = append(args, "--pickle-addr", p.pickle, "--msgpack-addr", "", "--plaintext-addr", "")
 	}
-	args := append([]string{"run", "--pickle-addr", p.pickle, "--http-addr", p.http,
-		"--msgpack-addr", "", "--plaintext-addr", ""}, extra...)
+	if command == "run" || command == "webapp" {
+		p.http = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+		args = append(args, "--http-addr", p.http)
+	}
+	args = append(args, extra...)
 	p.cmd = exec.Command(binary(t), args...)
 	if env != nil {
 		p.cmd.Env = append(os.Environ(), env...)
@@ -184,6 +195,9 @@ func tryStartKale(t *testing.T, env, extra []string) (p *kaleProc, taken bool) {
 			return p, true
 		}
 		if strings.Contains(logs, `msg="kale started"`) {
+			if p.http == "" {
+				return p, false
+			}
 			resp, err := http.Get("http://" + p.http + "/healthz")
 			if err == nil {
 				resp.Body.Close()

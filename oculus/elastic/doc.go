@@ -40,7 +40,9 @@
 //
 // A Kale that stops between Build and Commit leaves a generation the alias
 // never named, and one that stops between the swap and the deletion
-// leaves the previous one. Each Build first sweeps such leftovers: every
+// leaves the previous one; and a bulk write that an aborted import gave up
+// on can still reach the server after Abort deleted the index, which the
+// write then creates again. Each Build first sweeps such leftovers: every
 // generation registered in P-state, not behind the alias, and created
 // (the nanoseconds in its name) more than an hour ago, far longer than an
 // import takes, so that a generation another Kale is filling is never

@@ -30,23 +30,31 @@ func (x *Index) Build(ctx context.Context, w oculus.Window, n int) (oculus.Build
 	var lastErr error
 	for range 3 { // a name taken in the same nanosecond gets another
 		name := x.alias + "-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+		// Registered in the state index first, so that sweep finds the
+		// index if this process dies, or ctx ends, before Commit or Abort.
+		src, _ := json.Marshal(stateSource{Index: name, From: w.From, Until: w.Until, Point: n,
+			Built: time.Now().UTC().Format(time.RFC3339Nano), Building: true})
+		action, _ := json.Marshal(map[string]any{"index": map[string]string{"_index": x.state, "_id": name}})
+		items, err := x.bulk(ctx, x.state, append(append(append(action, '\n'), src...), '\n'), 1, false)
+		if err != nil {
+			return nil, err
+		}
+		if items[0].Failed {
+			return nil, fmt.Errorf("oculus/elastic: cannot register generation %s in %s: %s", name, x.state, items[0].Reason)
+		}
 		status, body, err := x.do(ctx, http.MethodPut, "/"+name, []byte(metricsMapping))
 		if err != nil {
+			// The server may have created it all the same.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.timeout)
+			x.dropGeneration(cctx, name)
+			cancel()
 			return nil, err
 		}
 		if status/100 == 2 {
 			x.log.Debug("oculus generation started", "index", name)
-			// Registered in the state index, so that sweep finds it if
-			// this process dies before Commit or Abort.
-			src, _ := json.Marshal(stateSource{Index: name, From: w.From, Until: w.Until, Point: n,
-				Built: time.Now().UTC().Format(time.RFC3339Nano), Building: true})
-			action, _ := json.Marshal(map[string]any{"index": map[string]string{"_index": x.state, "_id": name}})
-			if items, err := x.bulk(ctx, x.state, append(append(append(action, '\n'), src...), '\n'), 1, false); err != nil || items[0].Failed {
-				x.log.Warn("oculus/elastic: cannot register the new generation in the state index; if Kale stops before it is committed, delete it by hand",
-					"index", name, "err", err)
-			}
 			return &builder{x: x, index: name, window: w, points: n, ids: map[string]struct{}{}}, nil
 		}
+		x.deleteState(ctx, name)
 		lastErr = x.statusError("create index "+name, status, body)
 	}
 	return nil, lastErr
@@ -303,15 +311,17 @@ func (x *Index) swapAlias(ctx context.Context, index string) ([]string, error) {
 }
 
 // Abort deletes the new concrete index; the current generation stays.
-// After Commit or Abort it does nothing.
+// After Commit or Abort it does nothing. The generation stays registered in
+// the state index for an hour, until a later Build's sweep: a bulk write
+// that Add gave up on (its context ended) may still be applied by the
+// server after the delete, and create the index again (both engines create
+// a missing index on a write), so only the sweep can be sure it is gone.
 func (b *builder) Abort(ctx context.Context) error {
 	if b.done {
 		return nil
 	}
 	b.done = true
-	err := b.x.deleteIndex(ctx, b.index)
-	b.x.deleteState(ctx, b.index) // written when a Commit failed after it
-	return err
+	return b.x.deleteIndex(ctx, b.index)
 }
 
 // putState writes g's state document and waits until it is searchable.
