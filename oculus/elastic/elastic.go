@@ -156,13 +156,15 @@ func (x *Index) info(ctx context.Context) error {
 		return x.statusError("GET / (cluster info)", res.StatusCode, body)
 	}
 	var info struct {
+		Name    string `json:"name"`
 		Version struct {
 			Number string `json:"number"`
 		} `json:"version"`
-		Tagline string `json:"tagline"`
 	}
 	_ = json.Unmarshal(body, &info) // for the log only
-	x.log.Info("oculus connected to Elasticsearch", "urls", x.shown, "version", info.Version.Number, "prefix", x.prefix)
+	// ZincSearch names itself "zinc" and reports the client's version as
+	// its own.
+	x.log.Info("oculus connected to Elasticsearch", "urls", x.shown, "node", info.Name, "version", info.Version.Number, "prefix", x.prefix)
 	return nil
 }
 
