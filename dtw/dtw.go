@@ -1,7 +1,10 @@
 // Package dtw computes dynamic time warping (DTW) distances between two
 // univariate series: exact DTW with an optional Sakoe–Chiba band, exact DTW
-// with early abandoning, Salvador & Chan's FastDTW approximation, and Keogh's
-// LB_Keogh lower bound with its envelope.
+// with early abandoning, exact DTW pruned and abandoned with cumulative
+// lower bounds (DistanceAbandonCB, after the UCR suite and EAPrunedDTW),
+// Salvador & Chan's FastDTW approximation, Keogh's LB_Keogh lower bound with
+// its envelope, and Lemire's LB_Improved (LBImproved), which also yields
+// the cumulative bounds DistanceAbandonCB prunes with.
 //
 // # Where it is used
 //
@@ -55,9 +58,10 @@
 // # Allocation
 //
 // A Workspace owns every buffer the algorithms need. Once it has grown to the
-// largest sizes seen, Distance, DistanceAbandon and FastDTW do not allocate;
-// LBKeogh never allocates. The package-level DTW and FastDTW functions
-// allocate a fresh Workspace per call and are meant for one-off use.
+// largest sizes seen, Distance, DistanceAbandon, DistanceAbandonCB,
+// LBImproved and FastDTW do not allocate; LBKeogh never allocates. The
+// package-level DTW and FastDTW functions allocate a fresh Workspace per
+// call and are meant for one-off use.
 package dtw
 
 import "math"
@@ -79,6 +83,14 @@ type Workspace struct {
 	off        []int     // off[i] = index of row i's first cell in cells
 	cells      []float64 // D over the window, row by row
 	pLo, pHi   []int     // column interval of the warp path, per row
+	// LBImproved state (see lbimproved.go): the projection h, its
+	// distances to c, and the order keys of h and of its block maxima and
+	// minima.
+	lbH, lbE []float64
+	lbKeys   [5][]uint64
+	// cbCols is DistanceAbandonCB's copy of its column bound, third its
+	// third DP row.
+	cbCols, third []float64
 }
 
 // DTW is exact DTW with a Sakoe–Chiba band of half-width band (band < 0:
