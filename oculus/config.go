@@ -32,6 +32,11 @@ type Config struct {
 	// Candidates is how many shapes the index hands to the FastDTW
 	// ranking per search.
 	Candidates int `yaml:"candidates"`
+	// ScanLimit bounds the embedded index's work per search (Query.ScanLimit):
+	// the answer is exact unless more than this many shapes come within
+	// reach of the n-th best, which happens for noise-like queries, whose
+	// nearest shapes are barely nearer than the rest. 0: always exact.
+	ScanLimit int `yaml:"scan_limit"`
 	// BatchSize is how many metrics the importer reads from the store at
 	// once.
 	BatchSize int `yaml:"batch_size"`
@@ -72,6 +77,7 @@ func DefaultConfig() Config {
 		Radius:     5,
 		Band:       0.1,
 		Candidates: 40,
+		ScanLimit:  20000,
 		BatchSize:  500,
 	}
 }
@@ -136,6 +142,9 @@ func (c Config) Validate() error {
 	}
 	if c.Candidates < 1 {
 		errs = append(errs, fmt.Errorf("oculus.candidates must be at least 1, not %d", c.Candidates))
+	}
+	if c.ScanLimit < 0 {
+		errs = append(errs, fmt.Errorf("oculus.scan_limit must be 0 (no limit) or more, not %d", c.ScanLimit))
 	}
 	if c.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("oculus.batch_size must be at least 1, not %d", c.BatchSize))

@@ -10,13 +10,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-kale/kale/dtw"
 )
 
 // EmbeddedOptions configures NewEmbedded.
@@ -34,10 +31,15 @@ type EmbeddedOptions struct {
 // suite's cascade of bounds (see Candidates). The scan reads every shape,
 // so unlike a text index of fingerprint words it cannot miss a metric
 // whose values are close but whose words differ (noise turns flats into
-// inc and dec). docs/oculus.md has the figures.
+// inc and dec). Commit also keeps, for the scan's bounds, every shape as
+// 15-bit integers (2 bytes a point, lbswar.go) and its envelope quantised
+// to a byte a point a side (2 bytes a point, lbenv.go): with the float32
+// values (4 bytes a point), 8 bytes a point, 96 MB for 100,000 shapes of
+// 120 points. docs/oculus.md has the figures.
 type Embedded struct {
-	opts EmbeddedOptions
-	cur  atomic.Pointer[generation]
+	opts    EmbeddedOptions
+	cur     atomic.Pointer[generation]
+	limited atomic.Uint64 // searches cut short by Query.ScanLimit
 
 	mu          sync.Mutex // guards collections and the file
 	collections map[string]Collection
@@ -52,6 +54,10 @@ type generation struct {
 	flat   []bool
 	values []float32 // len(names)*points
 	byName map[string]int32
+	// Built by Commit for the scan's bounds; nil in a generation built
+	// otherwise, and the scan then does without them.
+	env *envelopes // every shape's quantised envelope (lbenv.go)
+	q15 *quantised // every shape on a 15-bit grid (lbswar.go)
 }
 
 func (g *generation) doc(i int) Doc {
@@ -134,6 +140,8 @@ func (b *embeddedBuilder) Commit(ctx context.Context) error {
 	}
 	b.done = true
 	b.g.built = b.e.opts.Now()
+	b.g.env = b.g.buildEnvelopes(defaultEnvelopeBand(b.g.points))
+	b.g.q15 = b.g.buildQuantised()
 	b.e.cur.Store(b.g)
 	return nil
 }
@@ -167,15 +175,21 @@ func (e *Embedded) Stats(ctx context.Context) (Stats, error) {
 }
 
 // Candidates returns the n documents closest to the query by exact DTW
-// within the query's band, found by the UCR suite's cascade over every
-// shape (Rakthanmanon et al., KDD 2012): every shape's LB_Keogh bound;
-// exact DTW for the n shapes of smallest bound, which sets a first n-th
-// best distance; then, in increasing order of bound, exact banded DTW
-// abandoned at the current n-th best, until a bound exceeds it. Both the
-// bounds and the DTWs run on GOMAXPROCS goroutines. The
-// documents' Values are shared with the index: read them, do not modify
-// them. Without a band (q.Band < 0) a tenth of the points is used, which
-// no longer bounds unconstrained DTW: the answer is then approximate.
+// within the query's band, found by the UCR suite's cascade of ever
+// dearer lower bounds over every shape (Rakthanmanon et al., KDD 2012),
+// on GOMAXPROCS goroutines: LB_Keogh of every shape (on its 15-bit copy);
+// exact DTW of the n shapes of least bound, which sets a first n-th best
+// distance; then, in increasing order of bound until a bound exceeds the
+// current n-th best, LB_Keogh of the query against the shape's stored
+// envelope, Lemire's LB_Improved, and DTW pruned and abandoned at the n-th
+// best with LB_Improved's cumulative bounds (dtw.DistanceAbandonCB).
+// generation.nearest (lbscan.go) has the details. Every bound is ≤ the
+// distance, so the answer is exact: the same distances as a full DTW of
+// every shape (which shape wins a tie at the n-th distance may differ).
+// The documents' Values are shared with the index: read them, do not
+// modify them. Without a band (q.Band < 0) a tenth of the points is used,
+// which no longer bounds unconstrained DTW: the answer is then
+// approximate.
 func (e *Embedded) Candidates(ctx context.Context, q Query, n int) ([]Doc, error) {
 	g := e.cur.Load()
 	if g == nil {
@@ -195,87 +209,43 @@ func (e *Embedded) Candidates(ctx context.Context, q Query, n int) ([]Doc, error
 	for i, x := range q.Values {
 		qv[i] = float64(x)
 	}
-	upper, lower := make([]float64, g.points), make([]float64, g.points)
-	dtw.Envelope(qv, band, upper, lower)
-	up32, lo32 := make([]float32, g.points), make([]float32, g.points)
-	for i := range upper {
-		up32[i], lo32[i] = float32(upper[i]), float32(lower[i])
-	}
 	exclude := int32(-1)
 	if i, ok := g.byName[q.Exclude]; ok {
 		exclude = i
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(g.names)/4096))
-
-	// 1. Every shape's LB_Keogh bound, in parallel.
-	lbs := make([]float32, len(g.names))
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*len(g.names)/workers, (w+1)*len(g.names)/workers
-		wg.Go(func() {
-			p := g.points
-			for i := lo; i < hi; i++ {
-				lbs[i] = lbKeogh32(g.values[i*p:(i+1)*p], up32, lo32)
-			}
-		})
+	var st scanStats
+	all, err := g.nearest(ctx, qv, band, exclude, n, q.ScanLimit, &st)
+	if st.Limited {
+		e.limited.Add(1)
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	// 2. The shapes in increasing order of their bound: the n smallest
-	// give a first n-th best distance, and only shapes bounded below it
-	// can matter.
-	order := make([]int32, 0, len(g.names))
-	for i := range lbs {
-		if int32(i) != exclude {
-			order = append(order, int32(i))
-		}
-	}
-	byLB := func(a, b int32) int { return cmp.Compare(lbs[a], lbs[b]) }
-	first := min(n, len(order))
-	slices.SortFunc(order, byLB) // 100k int32s: a few ms, less than the bounds
-	best := newTopN(n)
-	var ws dtw.Workspace
-	c := make([]float64, g.points)
-	for _, i := range order[:first] {
-		best.offer(ws.Distance(qv, g.shape64(c, int(i)), band), i)
-	}
-	limit := best.limit()
-	cut := len(order)
-	if !math.IsInf(limit, 1) {
-		cut, _ = slices.BinarySearchFunc(order, float32(limit*(1+1e-5)+1e-4), func(i int32, t float32) int { return cmp.Compare(lbs[i], t) })
-		cut = max(cut, first)
-	}
-	// 3. Exact banded DTW for the rest of them, abandoned at the current
-	// n-th best, in parallel; a bound above it ends a worker's share.
-	rest := order[first:cut]
-	for w := range workers {
-		wg.Go(func() {
-			var ws dtw.Workspace
-			c := make([]float64, g.points)
-			for k := w; k < len(rest); k += workers {
-				i := rest[k]
-				lim := best.limit()
-				if float64(lbs[i]) > lim*(1+1e-5)+1e-4 {
-					return
-				}
-				if d := ws.DistanceAbandon(qv, g.shape64(c, int(i)), band, lim); d <= lim {
-					best.offer(d, i)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	all := best.sorted()
 	out := make([]Doc, len(all))
 	for i, b := range all {
 		out[i] = g.doc(int(b.i))
 	}
 	return out, nil
+}
+
+// shapes64 copies the shapes of idx into c[0], c[1], .. as float64, two
+// at a time: the shapes lie at unrelated addresses, and two streams let
+// the memory fetch them together.
+func (g *generation) shapes64(c [][]float64, idx []int32) {
+	p := g.points
+	k := 0
+	for ; k+2 <= len(idx); k += 2 {
+		x := g.values[int(idx[k])*p : int(idx[k]+1)*p]
+		y := g.values[int(idx[k+1])*p : int(idx[k+1]+1)*p]
+		cx, cy := c[k][:len(x)], c[k+1][:len(x)]
+		y = y[:len(x)]
+		for j, v := range x {
+			cx[j], cy[j] = float64(v), float64(y[j])
+		}
+	}
+	if k < len(idx) {
+		g.shape64(c[k], int(idx[k]))
+	}
 }
 
 // shape64 copies shape i into c as float64.
@@ -338,22 +308,6 @@ func (h boundHeap) Less(i, j int) bool { return h[i].d > h[j].d }
 func (h boundHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *boundHeap) Push(x any)        { *h = append(*h, x.(bound)) }
 func (h *boundHeap) Pop() any          { old := *h; x := old[len(old)-1]; *h = old[:len(old)-1]; return x }
-
-// lbKeogh32 is dtw.LBKeogh on the index's float32 shapes (kept as float32
-// to halve the memory of a large index): the sum of how far c leaves the
-// query's envelope. Every shape's bound is needed to order the shapes, so
-// it is never abandoned.
-func lbKeogh32(c, upper, lower []float32) float32 {
-	var sum float32
-	for i, x := range c {
-		if x > upper[i] {
-			sum += x - upper[i]
-		} else if x < lower[i] {
-			sum += lower[i] - x
-		}
-	}
-	return sum
-}
 
 // PutCollection stores c.
 func (e *Embedded) PutCollection(ctx context.Context, c Collection) error {
@@ -465,6 +419,11 @@ func (e *Embedded) Close() error {
 	e.cur.Store(nil)
 	return nil
 }
+
+// ScanLimited returns how many searches so far stopped at their
+// Query.ScanLimit, whose answers are then the nearest among the shapes
+// scanned rather than among all.
+func (e *Embedded) ScanLimited() uint64 { return e.limited.Load() }
 
 // Each calls fn for every document of the current generation, in the
 // order they were added, until fn returns false. The documents' Values

@@ -48,6 +48,11 @@ type Query struct {
 	// Band is the half-width in points of the DTW band the caller ranks
 	// with (−1: unconstrained). The embedded index bounds DTW within it.
 	Band int
+	// ScanLimit caps the work of the embedded index: at most this many
+	// shapes, in increasing order of their LB_Keogh bound, go on to the
+	// dearer bounds and DTW, and the answer is the exact nearest among
+	// them. 0: no cap, the exact nearest of all. Other backends ignore it.
+	ScanLimit int
 }
 
 // Stats describes an index's current generation.

@@ -192,7 +192,7 @@ func (s *Searcher) rank(ctx context.Context, idx Index, q Doc, limit int) (Resul
 		limit = 20
 	}
 	band := s.cfg.BandPoints(len(q.Values))
-	cands, err := idx.Candidates(ctx, Query{Values: q.Values, Fingerprint: q.Fingerprint, Exclude: q.Metric, Band: band},
+	cands, err := idx.Candidates(ctx, Query{Values: q.Values, Fingerprint: q.Fingerprint, Exclude: q.Metric, Band: band, ScanLimit: s.cfg.ScanLimit},
 		max(s.cfg.Candidates, limit))
 	if err != nil {
 		return Result{}, err

@@ -52,6 +52,7 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 	cfg := oculus.DefaultConfig()
 	fs.IntVar(&cfg.Radius, "radius", cfg.Radius, "FastDTW radius")
 	fs.IntVar(&cfg.Candidates, "candidates", cfg.Candidates, "candidates ranked by FastDTW per search")
+	fs.IntVar(&cfg.ScanLimit, "scan-limit", cfg.ScanLimit, "embedded index: most shapes per search given DTW (0: no limit, always exact)")
 	fs.Float64Var(&cfg.Band, "band", cfg.Band, "DTW band as a share of the window (1: unconstrained, as Oculus); the exact ranking uses the same band")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the queries to this file")
 	exact := fs.Bool("exact", true, "compute exact_overlap_at_20 (brute-force exact DTW over every shape: the slow part)")
@@ -159,6 +160,10 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 	if _, err := s.Correlate(ctx, qs[0], oculus.Window{}, 20); err != nil { // warm up
 		return fail(err)
 	}
+	var limitedBefore uint64 // searches cut short by the scan limit
+	if e, ok := idx.(*oculus.Embedded); ok {
+		limitedBefore = e.ScanLimited()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -213,8 +218,12 @@ func benchOculus(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
-	fmt.Fprintf(stdout, "RESULT backend=%s metrics=%d indexed=%d groups=%d group_size=%d queries=%d points=%d radius=%d band=%d candidates=%d mean_ranked=%.0f recall_at_20=%.4f exact_overlap_at_20=%.4f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f index_per_sec=%.0f\n",
-		*backend, spec.Metrics, stats.Indexed, spec.Groups, spec.GroupSize, len(qs), cfg.Points, cfg.Radius, cfg.BandPoints(cfg.Points), cfg.Candidates, float64(ranked)/float64(len(qs)),
+	limited := 0
+	if e, ok := idx.(*oculus.Embedded); ok {
+		limited = int(e.ScanLimited() - limitedBefore)
+	}
+	fmt.Fprintf(stdout, "RESULT backend=%s metrics=%d indexed=%d groups=%d group_size=%d queries=%d points=%d radius=%d band=%d candidates=%d scan_limit=%d scan_limited=%d mean_ranked=%.0f recall_at_20=%.4f exact_overlap_at_20=%.4f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f index_per_sec=%.0f\n",
+		*backend, spec.Metrics, stats.Indexed, spec.Groups, spec.GroupSize, len(qs), cfg.Points, cfg.Radius, cfg.BandPoints(cfg.Points), cfg.Candidates, cfg.ScanLimit, limited, float64(ranked)/float64(len(qs)),
 		recall, overlap, quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1], indexPerSec)
 	return 0
 }
