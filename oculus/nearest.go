@@ -26,32 +26,15 @@ func Nearest(values []float32, docs []Doc, n, band int, exclude string) []Doc {
 		i int
 	}
 	qv := to64(nil, values)
-	order := make([]scored, 0, len(docs))
-	var upper, lower, cv []float64
-	if band >= 0 {
-		upper, lower = make([]float64, len(qv)), make([]float64, len(qv))
-		dtw.Envelope(qv, band, upper, lower)
-	}
-	for i, d := range docs {
-		if d.Metric == exclude || len(d.Values) != len(qv) {
-			continue
-		}
-		lb := 0.0
-		if band >= 0 {
-			cv = to64(cv, d.Values)
-			lb = dtw.LBKeogh(cv, upper, lower, math.Inf(1))
-		}
-		order = append(order, scored{lb, i})
-	}
-	slices.SortFunc(order, func(a, b scored) int { return cmp.Compare(a.d, b.d) })
 	var ws dtw.Workspace
+	var cv []float64
 	best := make([]scored, 0, n+1)
-	for _, o := range order {
+	for _, o := range byLBKeogh(qv, docs, band, exclude) {
 		kth := math.Inf(1)
 		if len(best) == n {
 			kth = best[n-1].d
 		}
-		if o.d > kth {
+		if o.lb > kth {
 			break
 		}
 		cv = to64(cv, docs[o.i].Values)

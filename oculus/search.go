@@ -273,28 +273,8 @@ func (s *Searcher) Config() Config { return s.cfg }
 // banded DTW abandoned at that distance, and only the survivors FastDTW.
 // Without a band there is no LB_Keogh and every candidate is visited.
 func (s *Searcher) rankCandidates(ws *dtw.Workspace, qv []float64, self string, cands []Doc, band, limit int) ([]Match, int) {
-	type bounded struct {
-		lb float64
-		i  int
-	}
-	order := make([]bounded, 0, len(cands))
-	var upper, lower, cv []float64
-	if band >= 0 {
-		upper, lower = make([]float64, len(qv)), make([]float64, len(qv))
-		dtw.Envelope(qv, band, upper, lower)
-	}
-	for i, c := range cands {
-		if c.Metric == self || len(c.Values) != len(qv) {
-			continue
-		}
-		lb := 0.0
-		if band >= 0 {
-			cv = to64(cv, c.Values)
-			lb = dtw.LBKeogh(cv, upper, lower, math.Inf(1))
-		}
-		order = append(order, bounded{lb, i})
-	}
-	slices.SortFunc(order, func(a, b bounded) int { return cmp.Compare(a.lb, b.lb) })
+	order := byLBKeogh(qv, cands, band, self)
+	var cv []float64
 	best := make([]Match, 0, limit+1)
 	ranked := 0
 	for _, o := range order {
@@ -323,6 +303,37 @@ func (s *Searcher) rankCandidates(ws *dtw.Workspace, qv []float64, self string, 
 		}
 	}
 	return best, ranked
+}
+
+// bounded is a document's index in a list and its LB_Keogh bound.
+type bounded struct {
+	lb float64
+	i  int
+}
+
+// byLBKeogh returns the documents of docs (but the metric exclude, and
+// those of another length than qv) in increasing order of their LB_Keogh
+// bound to qv within band; without a band (band < 0) every bound is 0.
+func byLBKeogh(qv []float64, docs []Doc, band int, exclude string) []bounded {
+	order := make([]bounded, 0, len(docs))
+	var upper, lower, cv []float64
+	if band >= 0 {
+		upper, lower = make([]float64, len(qv)), make([]float64, len(qv))
+		dtw.Envelope(qv, band, upper, lower)
+	}
+	for i, d := range docs {
+		if d.Metric == exclude || len(d.Values) != len(qv) {
+			continue
+		}
+		lb := 0.0
+		if band >= 0 {
+			cv = to64(cv, d.Values)
+			lb = dtw.LBKeogh(cv, upper, lower, math.Inf(1))
+		}
+		order = append(order, bounded{lb, i})
+	}
+	slices.SortFunc(order, func(a, b bounded) int { return cmp.Compare(a.lb, b.lb) })
+	return order
 }
 
 func compareMatch(a, b Match) int {

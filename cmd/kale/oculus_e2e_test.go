@@ -75,19 +75,9 @@ func TestOculusEndToEndElasticsearch(t *testing.T) {
 // zincJSON sends a request to z's Elasticsearch API and decodes its answer.
 func zincJSON(t *testing.T, z *testserver.Zinc, method, path, body string, out any) {
 	t.Helper()
-	req, err := http.NewRequest(method, z.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(z.User, z.Password)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, err)
+	status, b := z.ES(t, method, path, body)
+	if err := json.Unmarshal(b, out); err != nil || status != 200 {
+		t.Fatalf("%s %s: %d %v", method, path, status, err)
 	}
 }
 

@@ -372,3 +372,26 @@ func (p *zincProc) terminate() {
 		p.kill()
 	}
 }
+
+// ES sends an authenticated request to z's Elasticsearch API (path is
+// relative to URL, e.g. "/kale-state/_search") and returns the status
+// and body; it fails the test when z cannot be reached.
+func (z *Zinc) ES(t testing.TB, method, path, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, z.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(z.User, z.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}

@@ -3,7 +3,6 @@ package testserver
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,33 +10,12 @@ import (
 	"time"
 )
 
-// zincDo sends an authenticated request to the Elasticsearch API of z.
-func zincDo(t *testing.T, z *Zinc, method, path, body string) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, z.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(z.User, z.Password)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
-}
-
 // hits polls a search of index until it counts want documents.
 func hits(t *testing.T, z *Zinc, index string, want int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		status, body := zincDo(t, z, http.MethodPost, "/"+index+"/_search", `{"size":0,"track_total_hits":true}`)
+		status, body := z.ES(t, http.MethodPost, "/"+index+"/_search", `{"size":0,"track_total_hits":true}`)
 		var r struct {
 			Hits struct {
 				Total struct{ Value int } `json:"total"`
@@ -73,23 +51,23 @@ func TestZinc(t *testing.T) {
 	}
 
 	for _, ix := range []string{"zt-a-1", "zt-a-2", "other-1"} {
-		if status, body := zincDo(t, z, http.MethodPut, "/"+ix, `{"mappings":{"properties":{"k":{"type":"keyword"}}}}`); status != http.StatusOK {
+		if status, body := z.ES(t, http.MethodPut, "/"+ix, `{"mappings":{"properties":{"k":{"type":"keyword"}}}}`); status != http.StatusOK {
 			t.Fatalf("create %s: %d %s", ix, status, body)
 		}
 	}
 	var bulk bytes.Buffer
 	bulk.WriteString(`{"index":{"_id":"1"}}` + "\n" + `{"k":"x"}` + "\n")
 	bulk.WriteString(`{"index":{"_id":"2"}}` + "\n" + `{"k":"y"}` + "\n")
-	if status, body := zincDo(t, z, http.MethodPost, "/zt-a-1/_bulk", bulk.String()); status != http.StatusOK {
+	if status, body := z.ES(t, http.MethodPost, "/zt-a-1/_bulk", bulk.String()); status != http.StatusOK {
 		t.Fatalf("bulk: %d %s", status, body)
 	}
 	hits(t, z, "zt-a-1", 2)
-	if status, body := zincDo(t, z, http.MethodPost, "/_aliases", `{"actions":[{"add":{"index":"zt-a-1","alias":"zt-a"}}]}`); status != http.StatusOK {
+	if status, body := z.ES(t, http.MethodPost, "/_aliases", `{"actions":[{"add":{"index":"zt-a-1","alias":"zt-a"}}]}`); status != http.StatusOK {
 		t.Fatalf("alias: %d %s", status, body)
 	}
 
 	bad := &Zinc{URL: z.URL, User: z.User, Password: "wrong"}
-	if status, _ := zincDo(t, bad, http.MethodPost, "/zt-a-1/_search", `{}`); status != http.StatusUnauthorized {
+	if status, _ := bad.ES(t, http.MethodPost, "/zt-a-1/_search", `{}`); status != http.StatusUnauthorized {
 		t.Errorf("a wrong password got %d, want 401", status)
 	}
 
