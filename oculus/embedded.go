@@ -185,7 +185,10 @@ func (e *Embedded) Stats(ctx context.Context) (Stats, error) {
 // best with LB_Improved's cumulative bounds (dtw.DistanceAbandonCB).
 // generation.nearest (lbscan.go) has the details. Every bound is ≤ the
 // distance, so the answer is exact: the same distances as a full DTW of
-// every shape (which shape wins a tie at the n-th distance may differ).
+// every shape (which shape wins a tie at the n-th distance may differ);
+// unless q.ScanLimit cut the scan short (counted by ScanLimited), and the
+// answer is then the exact n nearest among the q.ScanLimit shapes of
+// least LB_Keogh bound.
 // The documents' Values are shared with the index: read them, do not
 // modify them. Without a band (q.Band < 0) a tenth of the points is used,
 // which no longer bounds unconstrained DTW: the answer is then
@@ -197,6 +200,11 @@ func (e *Embedded) Candidates(ctx context.Context, q Query, n int) ([]Doc, error
 	}
 	if len(q.Values) != g.points {
 		return nil, fmt.Errorf("oculus: the query has %d values, the index %d", len(q.Values), g.points)
+	}
+	for _, x := range q.Values {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return nil, fmt.Errorf("%w: the query holds %v: every distance to it would be infinite", ErrBadQuery, x)
+		}
 	}
 	if n <= 0 || len(g.names) == 0 {
 		return nil, nil

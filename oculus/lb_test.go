@@ -3,6 +3,7 @@ package oculus
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -640,5 +641,143 @@ func TestNearestScanLimit(t *testing.T) {
 	q.ScanLimit = 1
 	if _, err := e.Candidates(context.Background(), q, 40); err != nil || e.ScanLimited() != 1 {
 		t.Errorf("with limit 1: err %v, ScanLimited %d; want 1", err, e.ScanLimited())
+	}
+}
+
+// firstPassBounds are the bounds step 1 of nearest computes, as it does.
+func firstPassBounds(g *generation, qv []float64, band int) []float32 {
+	upper, lower := make([]float64, g.points), make([]float64, g.points)
+	dtw.Envelope(qv, band, upper, lower)
+	q := g.q15
+	up, lo := make([]uint64, q.words), make([]uint64, q.words)
+	off := q.queryWords(upper, lower, up, lo)
+	lbs := make([]float32, len(g.names))
+	for i := range lbs {
+		lbs[i] = min(float32(float64(lbKeogh15(q.v[i*q.words:(i+1)*q.words], up, lo))*q.step+off), math.MaxFloat32)
+	}
+	return lbs
+}
+
+// TestNearestLimitedExactly: Limited is set exactly when the scan limit
+// cut off a shape whose first-pass bound is within reach of the final
+// n-th best distance: with room for every such shape it is not set, with
+// one short it is.
+func TestNearestLimitedExactly(t *testing.T) {
+	g, qs := corpus(t, 3000, 4)
+	const n = 20
+	checked := 0
+	for _, qi := range qs {
+		qv := g.shape64(make([]float64, g.points), int(qi))
+		exact, err := g.nearest(context.Background(), qv, 12, qi, n, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		final := exact[len(exact)-1].d
+		var keys []uint64
+		for i, lb := range firstPassBounds(g, qv, 12) {
+			if int32(i) != qi {
+				keys = append(keys, boundKey(lb, int32(i)))
+			}
+		}
+		slices.Sort(keys)
+		within := 0 // shapes after the first n whose bound is within reach
+		for _, k := range keys[n:] {
+			if lb, _ := keyBound(k); !lbAbove(lb, final) {
+				within++
+			}
+		}
+		if within == 0 {
+			continue
+		}
+		checked++
+		for _, c := range []struct {
+			limit int
+			want  bool
+		}{{n + within, false}, {n + within - 1, true}} {
+			var st scanStats
+			if _, err := g.nearest(context.Background(), qv, 12, qi, n, c.limit, &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Limited != c.want {
+				t.Errorf("query %d, %d shapes within reach, limit %d: Limited %v, want %v", qi, within, c.limit, st.Limited, c.want)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no query had a shape within reach past the first n: nothing was checked")
+	}
+}
+
+// TestNearestHugeValues: a bound past float32's range is still a bound
+// (it does not become +Inf and drop the shape), whichever first pass runs.
+func TestNearestHugeValues(t *testing.T) {
+	const m = math.MaxFloat32
+	q := []float32{0, m, 0, m, 0, m, 0, m}
+	far := []float32{m, 0, m, 0, m, 0, m, 0}          // bound 0, DTW about 6.8e38
+	near := []float32{0, m, -2e38, m, -2e38, m, 0, m} // bound past float32, DTW about 4e38
+	for _, q15 := range []bool{true, false} {
+		g := &generation{points: 8, byName: map[string]int32{}}
+		for i, v := range [][]float32{far, near} {
+			name := fmt.Sprint("s", i)
+			g.byName[name] = int32(i)
+			g.names, g.fps, g.flat = append(g.names, name), append(g.fps, ""), append(g.flat, false)
+			g.values = append(g.values, v...)
+		}
+		g.env = g.buildEnvelopes(defaultEnvelopeBand(g.points))
+		if q15 {
+			g.q15 = g.buildQuantised()
+		}
+		qv := to64(nil, q)
+		got, err := g.nearest(context.Background(), qv, 1, -1, 1, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := dtw.DTW(qv, to64(nil, near), 1)
+		if len(got) != 1 || got[0].i != 1 || got[0].d != want {
+			t.Errorf("15-bit copy %v: nearest = %+v; want shape 1 at %v", q15, got, want)
+		}
+	}
+}
+
+// TestNearestUnconstrained: with a negative band the stored envelopes
+// (built for a tenth of the points) bound nothing and are not used.
+func TestNearestUnconstrained(t *testing.T) {
+	g, qs := corpus(t, 2000, 6)
+	for _, qi := range qs {
+		qv := g.shape64(make([]float64, g.points), int(qi))
+		want := bruteNearest(bruteDistances(g, qv, -1), qi, 10)
+		got, err := g.nearest(context.Background(), qv, -1, qi, 10, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range want {
+			if math.Abs(got[k].d-want[k]) > 1e-9 {
+				t.Fatalf("query %d: the %d-th distance is %v, want %v", qi, k, got[k].d, want[k])
+			}
+		}
+	}
+}
+
+// TestCandidatesNonFinite: a query holding NaN or ±Inf is refused.
+func TestCandidatesNonFinite(t *testing.T) {
+	e, err := NewEmbedded(EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := int64(1_700_000_000)
+	b, err := e.Build(context.Background(), Window{From: now - 60, Until: now}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Add(context.Background(), []Doc{{Metric: "a", Values: []float32{1, 2, 3, 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		if _, err := e.Candidates(context.Background(), Query{Values: []float32{0, x, 0, 0}, Band: 1}, 5); !errors.Is(err, ErrBadQuery) {
+			t.Errorf("a query holding %v: %v; want ErrBadQuery", x, err)
+		}
 	}
 }

@@ -157,6 +157,9 @@ func (g *generation) nearest(ctx context.Context, qv []float64, band int, exclud
 			h := sc.heaps[w][:0]
 			top := uint64(math.MaxUint64) // the heap's largest key once it holds n
 			keep := func(i int, lb float32) {
+				// A sum past float32's range would be +Inf, which is no
+				// bound: MaxFloat32 is one (and -1 marks step 2's shapes).
+				lb = min(lb, math.MaxFloat32)
 				lbs[i] = lb
 				if k := boundKey(lb, int32(i)); k < top && int32(i) != exclude {
 					h = pushSmallest(h, n, k)
@@ -201,7 +204,7 @@ func (g *generation) nearest(ctx context.Context, qv []float64, band int, exclud
 		// DistanceAbandonCB with no limit and no bounds is Distance, on
 		// its faster two-row sweep.
 		best.offer(w0.ws.DistanceAbandonCB(qv, g.shape64(w0.c[0], int(i)), band, math.Inf(1), nil, nil), i)
-		lbs[i] = float32(math.Inf(1))
+		lbs[i] = -1 // done: step 3 leaves it out
 	}
 	w0.st.DTW += len(first)
 	w0.st.Complete += len(first)
@@ -222,7 +225,7 @@ func (g *generation) nearest(ctx context.Context, qv []float64, band int, exclud
 		wg.Go(func() {
 			keys := wk.keys[:0]
 			for i := w; i < shapes; i += workers {
-				if lb := lbs[i]; !lbAbove(lb, limit) && int32(i) != exclude && !math.IsInf(float64(lb), 1) {
+				if lb := lbs[i]; !lbAbove(lb, limit) && int32(i) != exclude && !(lb < 0) {
 					keys = append(keys, boundKey(lb, int32(i)))
 				}
 			}
@@ -236,9 +239,10 @@ func (g *generation) nearest(ctx context.Context, qv []float64, band int, exclud
 		order = mergeByBound(order, sc.work[w].keys, &sc.merge)
 		sc.work[w].keys = sc.work[w].keys[:0]
 	}
-	if scanLimit > 0 && len(order) > max(scanLimit-len(first), 0) {
-		order = order[:max(scanLimit-len(first), 0)]
-		stats.Limited = true // unless the scan ends before the cut: below
+	cutBound := float32(math.Inf(1)) // the bound of the first shape cut off by scanLimit
+	if keep := max(scanLimit-len(first), 0); scanLimit > 0 && len(order) > keep {
+		cutBound, _ = keyBound(order[keep])
+		order = order[:keep]
 	}
 	sc.order = order
 	stats.Sorted = len(order)
@@ -249,7 +253,7 @@ func (g *generation) nearest(ctx context.Context, qv []float64, band int, exclud
 	// at the current limit, until a bound exceeds it. Every shape after
 	// that one has a larger bound.
 	env := g.env
-	if env != nil && (band > env.band || len(env.base) != shapes) {
+	if env != nil && (band < 0 || band > env.band || len(env.base) != shapes) {
 		env = nil
 	}
 	var tab *ecTable
@@ -314,9 +318,10 @@ func (g *generation) nearest(ctx context.Context, qv []float64, band int, exclud
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if done.Load() {
-		stats.Limited = false // a bound over the n-th best came before the cut
-	}
+	// The cut left out shapes that could have entered the answer unless a
+	// bound over the final n-th best came before it, or the first shape cut
+	// off is already over it.
+	stats.Limited = !done.Load() && float64(cutBound) <= math.MaxFloat32 && !lbAbove(cutBound, best.limit())
 	if st != nil {
 		for _, wk := range sc.work[:workers] {
 			stats.add(wk.st)

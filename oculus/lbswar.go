@@ -117,12 +117,12 @@ func (q *quantised) queryWords(upper, lower []float64, up, lo []uint64) (offset 
 	}
 	top := q.level(q15Max)
 	for k := range upper {
-		u := int(math.Ceil((upper[k]+q.err-q.base)/q.step)) + 1
+		u := levelIndex(math.Ceil((upper[k]+q.err-q.base)/q.step)) + 1
 		u = min(q15Max, max(0, u))
 		for u < q15Max && q.level(u) < upper[k]+q.err {
 			u++
 		}
-		l := int(math.Floor((lower[k]-q.err-q.base)/q.step)) - 1
+		l := levelIndex(math.Floor((lower[k]-q.err-q.base)/q.step)) - 1
 		l = min(q15Max, max(0, l))
 		for l > 0 && q.level(l) > lower[k]-q.err {
 			l--
@@ -144,6 +144,18 @@ func (q *quantised) queryWords(upper, lower []float64, up, lo []uint64) (offset 
 		lo[k/4] |= uint64(l) << shift
 	}
 	return offset
+}
+
+// levelIndex converts a grid level computed in float64 to an int, first
+// clamped to just outside [0, q15Max] (Go leaves the conversion of an
+// out-of-range float undefined, and the correction loops of queryWords
+// would then walk the whole grid); NaN gives 0, which queryWords then
+// overrides.
+func levelIndex(x float64) int {
+	if math.IsNaN(x) {
+		return 0
+	}
+	return int(min(max(x, -2), q15Max+2))
 }
 
 // lbKeogh15 is LB_Keogh on the 15-bit shape c against the packed
