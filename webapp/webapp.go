@@ -1,6 +1,9 @@
-// Package webapp serves Kale's HTTP interface: the JSON API, the
-// self-monitoring endpoints (/metrics, /healthz) and, in a later step, the
-// anomaly page. Routes and answers are the contract of
+// Package webapp serves Kale's HTTP interface: the anomaly page (GET /,
+// html/template and static files embedded in the binary, graphs drawn as
+// SVG by the server), the JSON API and the self-monitoring endpoints
+// (/metrics, /healthz). Not built yet (issue 6, in steps): the correlated
+// metrics, search and collections on the page, the per-metric page,
+// authentication and the read-only mode. Routes and answers are the contract of
 // docs/interfaces.md: errors are {"error": "..."} with a 4xx/5xx status,
 // an unknown metric is a 404.
 package webapp
@@ -66,7 +69,9 @@ func New(cfg Config, st store.Store, gatherer prometheus.Gatherer, logger *slog.
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{cfg: cfg, store: st, logger: logger, mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /{$}", h.index)
+	h.mux.HandleFunc("GET /{$}", h.page)
+	h.mux.HandleFunc("GET /graph.svg", h.graphSVG)
+	h.mux.Handle("GET /static/", h.static())
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	if gatherer != nil {
 		h.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
@@ -80,22 +85,6 @@ func New(cfg Config, st store.Store, gatherer prometheus.Gatherer, logger *slog.
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
-
-func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
-	// The anomaly page is not built yet (it needs the analyzer); say so
-	// plainly and point at what works.
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("Kale is running.\n\nThe anomaly page is not built yet. What works now:\n" +
-		"  GET /api/metrics?prefix=P        metric names\n" +
-		"  GET /api/series?metric=NAME      a metric's points\n" +
-		"  GET /api?metric=metrics.NAME     Skyline-compatible series\n" +
-		"  GET /api/anomalies[?since=TS]    the analyzer's anomalies, newest first\n" +
-		"  GET /api/correlate?metric=NAME   the metrics that moved with NAME (Oculus)\n" +
-		"  POST /api/search {\"values\": []} the metrics shaped like the values\n" +
-		"  /api/collections                 saved sets of metrics (GET, POST, DELETE)\n" +
-		"  GET /metrics                     Kale's own Prometheus metrics\n" +
-		"  GET /healthz                     ok when the store answers\n"))
-}
 
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)

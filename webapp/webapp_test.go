@@ -83,7 +83,7 @@ func TestRoutes(t *testing.T) {
 	}
 	f("/healthz", 200, "ok")
 	f("/metrics", 200, "kale_test_total 0")
-	f("/", 200, "not built yet")
+	f("/", 200, `<table id="anomalies">`)
 	f("/api/metrics?prefix=web.", 200, `{"metrics": ["web.a", "web.b"]}`)
 	f("/api/metrics?prefix=nothing", 200, `{"metrics": []}`)
 	f("/api/series?metric=db.c", 200, `{"metric": "db.c", "points": [[1000,0.5],[1060,1.5],[1120,2.5],[1180,3.5],[1240,4.5]]}`)

@@ -1,0 +1,215 @@
+package webapp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kale/kale/internal/store"
+)
+
+// The page's files, embedded in the binary: nothing to install or build,
+// and nothing loaded from elsewhere (on-call networks are often closed).
+//
+//go:embed ui/templates/*.html ui/static/*
+var uiFiles embed.FS
+
+var (
+	pageTemplates = template.Must(template.ParseFS(uiFiles, "ui/templates/*.html"))
+	staticFiles   = mustSub(uiFiles, "ui/static")
+	// staticVersion changes with the static files, so that a new Kale's
+	// page never runs an old cached script.
+	staticVersion = hashFS(staticFiles)
+)
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	s, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func hashFS(f fs.FS) string {
+	h := sha256.New()
+	fs.WalkDir(f, ".", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := fs.ReadFile(f, path)
+			h.Write([]byte(path))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// pageWindows are the anomaly windows the page offers.
+var pageWindows = []struct {
+	Seconds int
+	Label   string
+}{{900, "15 minutes"}, {3600, "hour"}, {6 * 3600, "6 hours"}, {86400, "day"}, {7 * 86400, "week"}}
+
+// securityHeaders are set on every page and static file: the page runs
+// only its own script and style, and is never framed.
+func securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// page is GET /: the anomaly page. The list and the graphs are filled by
+// the page's script from /api/anomalies and /graph.svg; the query string
+// preselects a metric (metric=), a filter (filter=) and a window
+// (window=, seconds).
+func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	win := 3600
+	if s := q.Get("window"); s != "" {
+		if v, err := strconv.Atoi(s); err == nil {
+			win = v
+		}
+	}
+	type option struct {
+		Seconds  int
+		Label    string
+		Selected bool
+	}
+	var opts []option
+	found := false
+	for _, o := range pageWindows {
+		opts = append(opts, option{o.Seconds, o.Label, o.Seconds == win})
+		found = found || o.Seconds == win
+	}
+	if !found {
+		win, opts[1].Selected = 3600, true
+	}
+	var b bytes.Buffer
+	err := pageTemplates.ExecuteTemplate(&b, "index.html", map[string]any{
+		"Version": staticVersion, "Metric": q.Get("metric"), "Filter": q.Get("filter"), "Window": win, "Windows": opts,
+	})
+	if err != nil {
+		h.logger.Error("cannot render the page", "err", err)
+		http.Error(w, "cannot render the page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	securityHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(b.Bytes())
+}
+
+// static serves the embedded files under /static/. The page asks for them
+// with ?v=<hash of the files>, so they may be cached for long.
+func (h *Handler) static() http.Handler {
+	files := http.StripPrefix("/static/", http.FileServerFS(staticFiles))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
+		if r.URL.Query().Get("v") == staticVersion {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "no-cache")
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+// Limits of /graph.svg.
+const (
+	defaultGraphRange = 3600
+	maxGraphRange     = 90 * 86400
+)
+
+// graphSVG is GET /graph.svg?metric=NAME[&range=SECONDS | &from=TS&until=TS]:
+// the metric's points over the window (default: the last hour) drawn as
+// SVG, its recorded anomalies in the window marked. Errors are JSON, as
+// on the API.
+func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name := q.Get("metric")
+	if name == "" {
+		writeError(w, http.StatusBadRequest, "missing parameter: metric")
+		return
+	}
+	now := time.Now().Unix()
+	from, until := now-defaultGraphRange, now
+	title := "last hour"
+	switch {
+	case q.Get("from") != "" || q.Get("until") != "":
+		f, u, err := timeRange(q.Get("from"), q.Get("until"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if q.Get("until") == "" {
+			u = now
+		}
+		if q.Get("from") == "" {
+			f = u - defaultGraphRange
+		}
+		if u-f > maxGraphRange || u < f {
+			writeError(w, http.StatusBadRequest, "from/until: at most 90 days, from before until")
+			return
+		}
+		from, until = f, u
+		title = time.Unix(f, 0).UTC().Format("2006-01-02 15:04") + " to " + time.Unix(u, 0).UTC().Format("2006-01-02 15:04 UTC")
+	case q.Get("range") != "":
+		secs, err := strconv.ParseInt(q.Get("range"), 10, 64)
+		if err != nil || secs < 60 || secs > maxGraphRange {
+			writeError(w, http.StatusBadRequest, "range: want seconds, 60 to "+strconv.Itoa(maxGraphRange))
+			return
+		}
+		from = now - secs
+		title = "last " + rangeLabel(secs)
+	}
+	pts, err := h.store.Fetch(r.Context(), name, from, until)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "no metric by that name: "+name)
+			return
+		}
+		h.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	var marks []int64
+	if h.anomalies != nil {
+		recs, err := h.anomalies.Metric(r.Context(), name, from, 10000)
+		if err != nil {
+			h.logger.Warn("cannot read a metric's anomalies for its graph", "metric", name, "err", err)
+		}
+		for _, rec := range recs {
+			marks = append(marks, rec.Timestamp)
+		}
+	}
+	svg := renderGraph(graph{Metric: name, Title: title, From: from, Until: until, Points: pts, Anomalies: marks})
+	securityHeaders(w)
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(svg)
+}
+
+// rangeLabel names a window length: "hour", "day", "6 hours", "90 minutes".
+func rangeLabel(secs int64) string {
+	switch {
+	case secs == 3600:
+		return "hour"
+	case secs == 86400:
+		return "day"
+	case secs == 7*86400:
+		return "week"
+	case secs%86400 == 0:
+		return strconv.FormatInt(secs/86400, 10) + " days"
+	case secs%3600 == 0:
+		return strconv.FormatInt(secs/3600, 10) + " hours"
+	}
+	return strconv.FormatInt(int64(math.Round(float64(secs)/60)), 10) + " minutes"
+}
