@@ -11,20 +11,13 @@ import (
 
 	"github.com/go-kale/kale/internal/series"
 	"github.com/go-kale/kale/internal/shapegen"
-	"github.com/go-kale/kale/internal/store/embedded"
 	"github.com/go-kale/kale/oculus"
 )
 
 func newOculusServer(t *testing.T, imported bool) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	cfg := embedded.DefaultConfig()
-	cfg.Dir = t.TempDir()
-	st, err := embedded.Open(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	now := time.Now()
 	spec := shapegen.DefaultSpec(1000)
 	spec.Groups = 3

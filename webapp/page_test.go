@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-kale/kale/internal/anomalies"
 	"github.com/go-kale/kale/internal/series"
-	"github.com/go-kale/kale/internal/store/embedded"
 )
 
 // The page escapes what the query string puts into it, sends its
@@ -74,13 +73,7 @@ func TestPage(t *testing.T) {
 // name, marks its recorded anomalies, and answers bad requests in JSON.
 func TestGraphSVG(t *testing.T) {
 	t.Parallel()
-	cfg := embedded.DefaultConfig()
-	cfg.Dir = t.TempDir()
-	st, err := embedded.Open(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	as, err := anomalies.OpenEmbedded(t.TempDir(), 30*24*time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,9 @@ import (
 // and URLs untouched and unexecuted.
 var hostile = []string{`<script>alert(1)</script>`, `quote"s.and'apos`, `ünïcødé.指標.π`, `amp&lt;.x`}
 
-func newServer(t *testing.T) (*httptest.Server, store.Store) {
+// openStore opens an embedded store in a temporary folder, closed when
+// the test ends.
+func openStore(t *testing.T) *embedded.Store {
 	t.Helper()
 	cfg := embedded.DefaultConfig()
 	cfg.Dir = t.TempDir()
@@ -34,6 +36,12 @@ func newServer(t *testing.T) (*httptest.Server, store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newServer(t *testing.T) (*httptest.Server, store.Store) {
+	t.Helper()
+	st := openStore(t)
 	var samples []series.Sample
 	for _, n := range append([]string{"web.a", "web.b", "db.c"}, hostile...) {
 		for i := range 5 {
