@@ -47,14 +47,8 @@ func (x *Index) PutCollection(ctx context.Context, c oculus.Collection) error {
 	if err != nil {
 		return err
 	}
-	action, _ := json.Marshal(map[string]any{"index": map[string]string{"_index": x.collections, "_id": c.ID}})
-	body := append(append(append(action, '\n'), src...), '\n')
-	items, err := x.bulk(ctx, x.collections, body, 1, true)
-	if err != nil {
+	if err := x.putDoc(ctx, x.collections, c.ID, src, true, fmt.Sprintf("collection %q", c.ID)); err != nil {
 		return err
-	}
-	if items[0].Failed {
-		return fmt.Errorf("oculus/elastic: cannot store collection %q: %s", c.ID, items[0].Reason)
 	}
 	return x.waitFor(ctx, "making collection "+c.ID+" visible", func() (bool, string, error) {
 		h, found, err := x.collectionHit(ctx, c.ID)

@@ -403,6 +403,24 @@ func (x *Index) bulk(ctx context.Context, index string, body []byte, n int, refr
 	return items, nil
 }
 
+// putDoc writes one document, src (JSON), under id into index through
+// _bulk; what is not written is an error saying what (e.g. "the state of
+// kale-metrics-1").
+func (x *Index) putDoc(ctx context.Context, index, id string, src []byte, refresh bool, what string) error {
+	action, err := json.Marshal(map[string]any{"index": map[string]string{"_index": index, "_id": id}})
+	if err != nil {
+		return err
+	}
+	items, err := x.bulk(ctx, index, append(append(append(action, '\n'), src...), '\n'), 1, refresh)
+	if err != nil {
+		return err
+	}
+	if items[0].Failed {
+		return fmt.Errorf("oculus/elastic: cannot write %s to %s: %s", what, index, items[0].Reason)
+	}
+	return nil
+}
+
 // waitFor polls cond until it reports true, the timeout passes or ctx
 // ends. Writes become searchable after a refresh on Elasticsearch (within
 // its refresh_interval, or at once for the small writes that ask for

@@ -34,13 +34,8 @@ func (x *Index) Build(ctx context.Context, w oculus.Window, n int) (oculus.Build
 		// index if this process dies, or ctx ends, before Commit or Abort.
 		src, _ := json.Marshal(stateSource{Index: name, From: w.From, Until: w.Until, Point: n,
 			Built: time.Now().UTC().Format(time.RFC3339Nano), Building: true})
-		action, _ := json.Marshal(map[string]any{"index": map[string]string{"_index": x.state, "_id": name}})
-		items, err := x.bulk(ctx, x.state, append(append(append(action, '\n'), src...), '\n'), 1, false)
-		if err != nil {
+		if err := x.putDoc(ctx, x.state, name, src, false, "the registration of generation "+name); err != nil {
 			return nil, err
-		}
-		if items[0].Failed {
-			return nil, fmt.Errorf("oculus/elastic: cannot register generation %s in %s: %s", name, x.state, items[0].Reason)
 		}
 		status, body, err := x.do(ctx, http.MethodPut, "/"+name, []byte(metricsMapping))
 		if err != nil {
@@ -72,28 +67,41 @@ const orphanAge = time.Hour
 // died between swapping the alias and deleting the previous generation.
 // Failures are logged: the import goes on.
 func (x *Index) sweep(ctx context.Context) {
-	r, err := x.search(ctx, x.state, map[string]any{"size": maxCandidates, "_source": []string{"index"},
-		"query": map[string]any{"match_all": map[string]any{}}})
+	names, err := x.registered(ctx)
+	var current []string
+	if err == nil {
+		current, err = x.aliasIndexes(ctx)
+	}
 	if err != nil {
 		x.log.Warn("oculus/elastic: cannot list the generations to delete abandoned ones", "err", err)
 		return
 	}
-	current, err := x.aliasIndexes(ctx)
-	if err != nil {
-		x.log.Warn("oculus/elastic: cannot list the generations to delete abandoned ones", "err", err)
-		return
-	}
-	for _, h := range r.Hits {
-		name := h.ID
+	for _, name := range names {
 		nanos, err := strconv.ParseInt(strings.TrimPrefix(name, x.alias+"-"), 10, 64)
-		if err != nil || !strings.HasPrefix(name, x.alias+"-") || slices.Contains(current, name) ||
-			time.Since(time.Unix(0, nanos)) < x.orphanAge {
+		if err != nil || slices.Contains(current, name) || time.Since(time.Unix(0, nanos)) < x.orphanAge {
 			continue
 		}
 		x.log.Warn("oculus/elastic: deleting a generation abandoned by a stopped import", "index", name,
 			"created", time.Unix(0, nanos).UTC())
 		x.dropGeneration(ctx, name)
 	}
+}
+
+// registered lists the generations registered in the state index (every
+// document there whose id is one of this prefix's generation names).
+func (x *Index) registered(ctx context.Context) ([]string, error) {
+	r, err := x.search(ctx, x.state, map[string]any{"size": maxCandidates, "_source": []string{"index"},
+		"query": map[string]any{"match_all": map[string]any{}}})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, h := range r.Hits {
+		if strings.HasPrefix(h.ID, x.alias+"-") {
+			names = append(names, h.ID)
+		}
+	}
+	return names, nil
 }
 
 // builder fills one concrete index.
@@ -330,14 +338,8 @@ func (x *Index) putState(ctx context.Context, g generation) error {
 	if err != nil {
 		return err
 	}
-	action, _ := json.Marshal(map[string]any{"index": map[string]string{"_index": x.state, "_id": g.index}})
-	body := append(append(append(action, '\n'), src...), '\n')
-	items, err := x.bulk(ctx, x.state, body, 1, true)
-	if err != nil {
+	if err := x.putDoc(ctx, x.state, g.index, src, true, "the state of "+g.index); err != nil {
 		return err
-	}
-	if items[0].Failed {
-		return fmt.Errorf("oculus/elastic: cannot write the state of %s to %s: %s", g.index, x.state, items[0].Reason)
 	}
 	return x.waitFor(ctx, "making the state of "+g.index+" searchable", func() (bool, string, error) {
 		_, found, err := x.readState(ctx, g.index)
@@ -571,14 +573,13 @@ func (x *Index) Drop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := x.search(ctx, x.state, map[string]any{"size": maxCandidates, "_source": []string{"index"},
-		"query": map[string]any{"match_all": map[string]any{}}})
+	names, err := x.registered(ctx)
 	if err != nil {
 		return err
 	}
-	for _, h := range r.Hits {
-		if strings.HasPrefix(h.ID, x.alias+"-") && !slices.Contains(gens, h.ID) {
-			gens = append(gens, h.ID)
+	for _, name := range names {
+		if !slices.Contains(gens, name) {
+			gens = append(gens, name)
 		}
 	}
 	var errs []error
