@@ -2,6 +2,7 @@ package webapp
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html"
 	"math"
@@ -161,32 +162,12 @@ func downsample(pts []series.Point, from, until int64, buckets int) []series.Poi
 			}
 			j++
 		}
-		for _, idx := range sortedUnique(i, lo, hi) {
+		keep := [3]int{i, lo, hi}
+		slices.Sort(keep[:])
+		for _, idx := range slices.Compact(keep[:]) {
 			out = append(out, in[idx])
 		}
 		i = j
-	}
-	return out
-}
-
-// sortedUnique returns the distinct indexes among a, b, c in increasing
-// order.
-func sortedUnique(a, b, c int) []int {
-	s := []int{a, b, c}
-	if s[0] > s[1] {
-		s[0], s[1] = s[1], s[0]
-	}
-	if s[1] > s[2] {
-		s[1], s[2] = s[2], s[1]
-	}
-	if s[0] > s[1] {
-		s[0], s[1] = s[1], s[0]
-	}
-	out := s[:1]
-	for _, x := range s[1:] {
-		if x != out[len(out)-1] {
-			out = append(out, x)
-		}
 	}
 	return out
 }
@@ -207,17 +188,9 @@ func typicalStep(pts []series.Point) int64 {
 
 // valueAt is the value of the point at timestamp t.
 func valueAt(pts []series.Point, t int64) (float64, bool) {
-	lo, hi := 0, len(pts)
-	for lo < hi {
-		m := (lo + hi) / 2
-		if pts[m].Timestamp < t {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	if lo < len(pts) && pts[lo].Timestamp == t && !math.IsNaN(pts[lo].Value) && !math.IsInf(pts[lo].Value, 0) {
-		return pts[lo].Value, true
+	i, found := slices.BinarySearchFunc(pts, t, func(p series.Point, t int64) int { return cmp.Compare(p.Timestamp, t) })
+	if found && !math.IsNaN(pts[i].Value) && !math.IsInf(pts[i].Value, 0) {
+		return pts[i].Value, true
 	}
 	return 0, false
 }

@@ -5,15 +5,12 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"html/template"
 	"io/fs"
 	"math"
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/go-kale/kale/internal/store"
 )
 
 // The page's files, embedded in the binary: nothing to install or build,
@@ -173,11 +170,7 @@ func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 	}
 	pts, err := h.store.Fetch(r.Context(), name, from, until)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, "no metric by that name: "+name)
-			return
-		}
-		h.fail(w, http.StatusInternalServerError, err)
+		h.fetchFailed(w, name, err)
 		return
 	}
 	var marks []int64
