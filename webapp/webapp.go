@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/go-kale/kale/alerters"
 	"github.com/go-kale/kale/internal/anomalies"
 	"github.com/go-kale/kale/internal/series"
 	"github.com/go-kale/kale/internal/store"
@@ -34,6 +35,21 @@ type Config struct {
 	// Namespace is the prefix Skyline's /api?metric= route expects on
 	// metric names (Skyline's FULL_NAMESPACE).
 	Namespace string `yaml:"namespace"`
+	// ReadOnly refuses every request that changes state (collections:
+	// POST, DELETE) with 403; the page hides its buttons for them.
+	ReadOnly bool `yaml:"read_only"`
+	// Auth, when it has a user or a token, asks every request except
+	// /healthz for HTTP basic credentials or a bearer token.
+	Auth AuthConfig `yaml:"auth"`
+}
+
+// AuthConfig is the optional authentication of the web server: basic
+// (Username and Password, what a browser asks for) and/or a bearer token
+// (what scripts and Prometheus send). Either one that matches is enough.
+type AuthConfig struct {
+	Username string          `yaml:"username"`
+	Password alerters.Secret `yaml:"password"` // or "env:NAME"
+	Token    alerters.Secret `yaml:"token"`    // or "env:NAME"
 }
 
 // DefaultConfig returns Skyline's webapp port and namespace.

@@ -24,6 +24,12 @@
   let selected = body.dataset.metric || ""; // the selected metric's name
   const graphs = new Map(); // "range|metric" -> {at, svg} or a pending Promise
 
+  // markOnce sets a performance mark the first time only: the speed report
+  // (webapp/page_browser_test.go) reads them.
+  function markOnce(name) {
+    if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
+  }
+
   function setStatus(text, isError) {
     status.textContent = text;
     status.classList.toggle("error", !!isError);
@@ -143,6 +149,7 @@
         // The server escaped every string in the SVG (webapp/graph.go).
         box.innerHTML = svg;
         box.dataset.metric = metric;
+        markOnce("kale:graph:" + id); // the first graph of each range drawn (for the speed report)
       }, (err) => {
         if (metric !== selected) return;
         const p = document.createElement("p");
@@ -206,6 +213,7 @@
       if (!r.ok) throw new Error(j.error || r.statusText);
       all = newestPerMetric(j.anomalies);
       render();
+      markOnce("kale:list"); // the list first drawn (for the speed report)
       setStatus(all.length + " anomalous metrics, updated " + fmtTime(Date.now() / 1000).slice(11) + " UTC");
     }).catch((err) => setStatus("Cannot load the anomalies: " + err.message, true));
   }
