@@ -226,6 +226,12 @@ func TestResample(t *testing.T) {
 	if _, ok := oculus.Resample(nil, pts[:1], w, 10, 2); ok {
 		t.Error("one point in the window was enough for min 2")
 	}
+	// The widest window: its span overflows int64, the buckets do not.
+	// Every point falls in the middle bucket: all take their mean.
+	huge := oculus.Window{From: math.MinInt64, Until: math.MaxInt64}
+	if got, ok := oculus.Resample(nil, pts, huge, 10, 2); !ok || !slices.Equal(got, slices.Repeat([]float64{24.4}, 10)) {
+		t.Errorf("Resample over the widest window = %v %v", got, ok)
+	}
 	v := []float64{5, 5, 5}
 	if !oculus.ScaleShape(v) || !slices.Equal(v, []float64{0, 0, 0}) {
 		t.Errorf("flat: %v", v)

@@ -38,13 +38,13 @@ func Resample(dst []float64, points []series.Point, w Window, n, minPoints int) 
 	for i := range dst {
 		dst[i] = 0
 	}
-	span := float64(w.Until - w.From)
+	span := float64(w.Until) - float64(w.From) // in float64: no overflow whatever the window
 	inWindow := 0
 	for _, p := range points {
 		if p.Timestamp < w.From || p.Timestamp >= w.Until {
 			continue
 		}
-		b := min(int(float64(p.Timestamp-w.From)/span*float64(n)), n-1)
+		b := min(max(int((float64(p.Timestamp)-float64(w.From))/span*float64(n)), 0), n-1)
 		dst[b] += p.Value
 		cnt[b]++
 		inWindow++

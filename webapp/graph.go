@@ -16,15 +16,29 @@ import (
 )
 
 // Graph sizes, in SVG user units (the page scales them to its width).
+// Every graph has the same left and right margins, so graphs of one
+// window drawn one above the other share their time axis.
 const (
 	graphWidth   = 800
-	graphHeight  = 220
 	graphLeft    = 64 // room for the value labels
 	graphRight   = 12
-	graphTop     = 22                                        // room for the title
 	graphBottom  = 22                                        // room for the time labels
 	maxDrawn     = 2 * (graphWidth - graphLeft - graphRight) // points kept after downsampling
 	markerRadius = 4
+)
+
+// graphSize is the height, the room above the plot and the tick counts
+// of a full or a small graph. The small ones (correlated metrics, search
+// results, a collection's members) have their name beside them on the
+// page, so they draw no title.
+type graphSize struct {
+	Height, Top, ValueTicks, TimeTicks int
+	Untitled                           bool
+}
+
+var (
+	fullGraph  = graphSize{Height: 220, Top: 22, ValueTicks: 5, TimeTicks: 6}
+	smallGraph = graphSize{Height: 96, Top: 8, ValueTicks: 2, TimeTicks: 6, Untitled: true}
 )
 
 // graph is what renderGraph draws: a metric's points over [From, Until]
@@ -36,6 +50,7 @@ type graph struct {
 	Until     int64
 	Points    []series.Point // sorted by time
 	Anomalies []int64        // timestamps of anomalous points
+	Size      graphSize      // zero: fullGraph
 }
 
 // renderGraph writes g as a standalone SVG: time axis (UTC) and value
@@ -46,9 +61,13 @@ type graph struct {
 // whatever the name holds. A window without points says so.
 func renderGraph(g graph) []byte {
 	var b bytes.Buffer
-	w, h := float64(graphWidth), float64(graphHeight)
+	size := g.Size
+	if size.Height == 0 {
+		size = fullGraph
+	}
+	w, h := float64(graphWidth), float64(size.Height)
 	x0, x1 := float64(graphLeft), w-graphRight
-	y0, y1 := h-graphBottom, float64(graphTop) // y0 is the bottom
+	y0, y1 := h-graphBottom, float64(size.Top) // y0 is the bottom
 	pts := downsample(g.Points, g.From, g.Until, maxDrawn/2)
 
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -58,7 +77,7 @@ func renderGraph(g graph) []byte {
 	if len(pts) == 0 {
 		lo, hi = 0, 1
 	}
-	vt := valueTicks(lo, hi, 5)
+	vt := valueTicks(lo, hi, size.ValueTicks)
 	if len(vt) > 0 {
 		lo, hi = min(lo, vt[0]), max(hi, vt[len(vt)-1])
 	}
@@ -71,13 +90,15 @@ func renderGraph(g graph) []byte {
 
 	name := xmlText(g.Metric)
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="graph" viewBox="0 0 %d %d" role="img" aria-label="%s, %s"`,
-		graphWidth, graphHeight, name, xmlText(g.Title))
+		graphWidth, size.Height, name, xmlText(g.Title))
 	fmt.Fprintf(&b, ` data-from="%d" data-until="%d" data-x0="%g" data-x1="%g" data-lo="%g" data-hi="%g" data-y0="%g" data-y1="%g" data-points="`,
 		g.From, g.Until, x0, x1, lo, hi, y0, y1)
 	writePointsJSON(&b, pts)
 	b.WriteString(`">`)
 	fmt.Fprintf(&b, `<title>%s, %s</title>`, name, xmlText(g.Title))
-	fmt.Fprintf(&b, `<text class="title" x="%g" y="15">%s <tspan class="range">%s</tspan></text>`, x0, name, xmlText(g.Title))
+	if !size.Untitled {
+		fmt.Fprintf(&b, `<text class="title" x="%g" y="15">%s <tspan class="range">%s</tspan></text>`, x0, name, xmlText(g.Title))
+	}
 
 	// Axes and grid.
 	b.WriteString(`<g class="axis value">`)
@@ -87,7 +108,7 @@ func renderGraph(g graph) []byte {
 			x0, x1, y, y, x0-6, y+4, xmlText(formatValue(v)))
 	}
 	b.WriteString(`</g><g class="axis time">`)
-	for _, t := range timeTicks(g.From, g.Until, 6) {
+	for _, t := range timeTicks(g.From, g.Until, size.TimeTicks) {
 		x := xOf(t)
 		fmt.Fprintf(&b, `<line class="tick" x1="%.1f" x2="%.1f" y1="%g" y2="%g"/><text x="%.1f" y="%g">%s</text>`,
 			x, x, y0, y0+4, x, y0+16, timeLabel(t, g.Until-g.From))

@@ -105,7 +105,7 @@ func (h *Handler) window(from, until string) (oculus.Window, error) {
 	if !win.Valid() {
 		return win, errors.New("from must be before until")
 	}
-	if time.Duration(win.Until-win.From)*time.Second > maxCorrelateWindow {
+	if uint64(win.Until)-uint64(win.From) > uint64(maxCorrelateWindow/time.Second) { // From < Until: no overflow
 		return win, errors.New("the window may span at most 31 days")
 	}
 	return win, nil

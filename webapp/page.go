@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -48,11 +49,34 @@ func hashFS(f fs.FS) string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// pageWindows are the anomaly windows the page offers.
-var pageWindows = []struct {
-	Seconds int
-	Label   string
-}{{900, "15 minutes"}, {3600, "hour"}, {6 * 3600, "6 hours"}, {86400, "day"}, {7 * 86400, "week"}}
+// pageWindows are the anomaly windows the anomaly page offers.
+var pageWindows = []rangeOption{{900, "15 minutes", false}, {3600, "hour", false}, {6 * 3600, "6 hours", false},
+	{86400, "day", false}, {7 * 86400, "week", false}}
+
+// metricRanges are the graph ranges a metric's page offers.
+var metricRanges = []rangeOption{{3600, "hour", false}, {6 * 3600, "6 hours", false}, {86400, "day", false},
+	{7 * 86400, "week", false}, {30 * 86400, "30 days", false}}
+
+// rangeOption is an option of a page's window or range menu.
+type rangeOption struct {
+	Seconds  int
+	Label    string
+	Selected bool
+}
+
+// pickRange marks the option of s seconds selected, or def when s is not
+// one of them, and returns the options and the seconds picked.
+func pickRange(opts []rangeOption, s string, def int) ([]rangeOption, int) {
+	want, err := strconv.Atoi(s)
+	if err != nil || !slices.ContainsFunc(opts, func(o rangeOption) bool { return o.Seconds == want }) {
+		want = def
+	}
+	out := slices.Clone(opts)
+	for i := range out {
+		out[i].Selected = out[i].Seconds == want
+	}
+	return out, want
+}
 
 // securityHeaders are set on every page and static file: the page runs
 // only its own script and style, and is never framed.
@@ -64,45 +88,83 @@ func securityHeaders(w http.ResponseWriter) {
 	h.Set("X-Frame-Options", "DENY")
 }
 
-// page is GET /: the anomaly page. The list and the graphs are filled by
-// the page's script from /api/anomalies and /graph.svg; the query string
-// preselects a metric (metric=), a filter (filter=) and a window
-// (window=, seconds).
-func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	win := 3600
-	if s := q.Get("window"); s != "" {
-		if v, err := strconv.Atoi(s); err == nil {
-			win = v
-		}
-	}
-	type option struct {
-		Seconds  int
-		Label    string
-		Selected bool
-	}
-	var opts []option
-	found := false
-	for _, o := range pageWindows {
-		opts = append(opts, option{o.Seconds, o.Label, o.Seconds == win})
-		found = found || o.Seconds == win
-	}
-	if !found {
-		win, opts[1].Selected = 3600, true
-	}
+// pageData is what the page templates see. The strings come from the
+// query string or the path, so from anyone: html/template escapes them
+// for the context they land in.
+type pageData struct {
+	Version  string // of the static files, for their URLs
+	Page     string // anomalies, search, collections, collection, metric
+	Script   string // the page's own script in /static/, without .js
+	Title    string
+	ReadOnly bool // hide what changes state
+
+	Metric  string // the anomaly page's preselected metric; the metric page's metric
+	Filter  string // the anomaly page's filter
+	Query   string // the search page's name query
+	ID      string // the collection page's collection
+	Window  int    // the anomaly page's window, seconds
+	Windows []rangeOption
+	Ranges  []rangeOption // the metric page's graph ranges
+}
+
+// render writes the page template name with d.
+func (h *Handler) render(w http.ResponseWriter, status int, name string, d pageData) {
+	d.Version = staticVersion
+	d.ReadOnly = h.readOnly()
 	var b bytes.Buffer
-	err := pageTemplates.ExecuteTemplate(&b, "index.html", map[string]any{
-		"Version": staticVersion, "Metric": q.Get("metric"), "Filter": q.Get("filter"), "Window": win, "Windows": opts,
-	})
-	if err != nil {
-		h.logger.Error("cannot render the page", "err", err)
+	if err := pageTemplates.ExecuteTemplate(&b, name, d); err != nil {
+		h.logger.Error("cannot render a page", "page", name, "err", err)
 		http.Error(w, "cannot render the page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	securityHeaders(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
 	w.Write(b.Bytes())
+}
+
+// page is GET /: the anomaly page. The list and the graphs are filled by
+// the page's script from /api/anomalies and /graph.svg; the query string
+// preselects a metric (metric=), a filter (filter=) and a window
+// (window=, seconds).
+func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opts, win := pickRange(pageWindows, q.Get("window"), 3600)
+	h.render(w, http.StatusOK, "index.html", pageData{Page: "anomalies", Script: "app", Title: "anomalies",
+		Metric: q.Get("metric"), Filter: q.Get("filter"), Window: win, Windows: opts})
+}
+
+// searchPage is GET /search[?q=TEXT]: search by name (with completion
+// from /api/metrics) and by a drawn curve (POST /api/search).
+func (h *Handler) searchPage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, http.StatusOK, "search.html", pageData{Page: "search", Script: "search", Title: "search",
+		Query: r.URL.Query().Get("q")})
+}
+
+// collectionsPage is GET /collections: the list, and a form to create one.
+func (h *Handler) collectionsPage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, http.StatusOK, "collections.html", pageData{Page: "collections", Script: "collections", Title: "collections"})
+}
+
+// collectionPage is GET /collections/{id}: one collection's members as
+// graphs, its description, and (unless read-only) edit and delete.
+func (h *Handler) collectionPage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, http.StatusOK, "collection.html", pageData{Page: "collection", Script: "collection", Title: "collection",
+		ID: r.PathValue("id")})
+}
+
+// metricPage is GET /metric?name=NAME[&range=SECONDS]: one metric's graph
+// and its past anomalies. Without a name it sends to the search page.
+func (h *Handler) metricPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name := q.Get("name")
+	if name == "" {
+		http.Redirect(w, r, "/search", http.StatusSeeOther)
+		return
+	}
+	opts, _ := pickRange(metricRanges, q.Get("range"), 86400)
+	h.render(w, http.StatusOK, "metric.html", pageData{Page: "metric", Script: "metric", Title: name, Metric: name, Ranges: opts})
 }
 
 // static serves the embedded files under /static/. The page asks for them
@@ -126,10 +188,11 @@ const (
 	maxGraphRange     = 90 * 86400
 )
 
-// graphSVG is GET /graph.svg?metric=NAME[&range=SECONDS | &from=TS&until=TS]:
+// graphSVG is GET /graph.svg?metric=NAME[&range=SECONDS | &from=TS&until=TS][&size=small]:
 // the metric's points over the window (default: the last hour) drawn as
-// SVG, its recorded anomalies in the window marked. Errors are JSON, as
-// on the API.
+// SVG, its recorded anomalies in the window marked. Small graphs are
+// shorter, with fewer value ticks and no title (the page names them).
+// Errors are JSON, as on the API.
 func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	name := q.Get("metric")
@@ -153,7 +216,7 @@ func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 		if q.Get("from") == "" {
 			f = u - defaultGraphRange
 		}
-		if u-f > maxGraphRange || u < f {
+		if u < f || uint64(u)-uint64(f) > maxGraphRange { // no overflow
 			writeError(w, http.StatusBadRequest, "from/until: at most 90 days, from before until")
 			return
 		}
@@ -167,6 +230,15 @@ func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 		}
 		from = now - secs
 		title = "last " + rangeLabel(secs)
+	}
+	var size graphSize
+	switch q.Get("size") {
+	case "", "full":
+	case "small":
+		size = smallGraph
+	default:
+		writeError(w, http.StatusBadRequest, "size: want full or small")
+		return
 	}
 	pts, err := h.store.Fetch(r.Context(), name, from, until)
 	if err != nil {
@@ -183,7 +255,7 @@ func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 			marks = append(marks, rec.Timestamp)
 		}
 	}
-	svg := renderGraph(graph{Metric: name, Title: title, From: from, Until: until, Points: pts, Anomalies: marks})
+	svg := renderGraph(graph{Metric: name, Title: title, From: from, Until: until, Points: pts, Anomalies: marks, Size: size})
 	securityHeaders(w)
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "no-cache")

@@ -69,6 +69,85 @@ func TestPage(t *testing.T) {
 	}
 }
 
+// Every page escapes what its query string or path puts into it, sends
+// the security headers, loads the shared and its own script, and marks
+// its link in the navigation; the read-only mode leaves out the forms
+// that change state.
+func TestPages(t *testing.T) {
+	t.Parallel()
+	for _, readOnly := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.ReadOnly = readOnly
+		srv := httptest.NewServer(New(cfg, openStore(t), nil, nil))
+		t.Cleanup(srv.Close)
+		for _, name := range hostile {
+			for _, c := range []struct {
+				path, script, nav string
+				want, notReadOnly []string // in the page; in the page unless read-only
+			}{
+				{"/search?q=" + url.QueryEscape(name), "search", "/search", []string{`id="draw"`, `list="name-suggestions"`}, nil},
+				{"/collections", "collections", "/collections", []string{`<table id="collections">`}, []string{`id="create-form"`}},
+				{"/collections/" + url.PathEscape(name), "collection", "/collections", []string{`id="members"`}, []string{`id="delete"`, `id="edit-form"`}},
+				{"/metric?range=604800&name=" + url.QueryEscape(name), "metric", "", []string{`<option value="604800" selected>`, `<table id="past">`}, nil},
+				{"/?metric=" + url.QueryEscape(name), "app", "/", []string{`<table id="anomalies">`}, nil},
+			} {
+				resp, err := http.Get(srv.URL + c.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body := readAll(t, resp)
+				if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+					t.Fatalf("GET %s: %d %s", c.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+				}
+				if strings.Contains(body, "<script>alert") || strings.Contains(body, `quote"s`) || strings.Contains(body, "amp&lt;") {
+					t.Errorf("GET %s put the name into the page unescaped:\n%s", c.path, body)
+				}
+				if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+					t.Errorf("GET %s: no Content-Security-Policy", c.path)
+				}
+				for _, want := range []string{`src="/static/common.js?v=` + staticVersion, `src="/static/` + c.script + `.js?v=` + staticVersion} {
+					if !strings.Contains(body, want) {
+						t.Errorf("GET %s does not load %s", c.path, want)
+					}
+				}
+				if c.nav != "" && !strings.Contains(body, `<a href="`+c.nav+`" aria-current="page">`) {
+					t.Errorf("GET %s does not mark its navigation link %s", c.path, c.nav)
+				}
+				for _, want := range c.want {
+					if !strings.Contains(body, want) {
+						t.Errorf("GET %s lacks %s", c.path, want)
+					}
+				}
+				for _, want := range c.notReadOnly {
+					if strings.Contains(body, want) == readOnly {
+						t.Errorf("GET %s, read-only %v: has %s %v", c.path, readOnly, want, !readOnly)
+					}
+				}
+				if strings.Contains(body, `data-readonly="true"`) != readOnly {
+					t.Errorf("GET %s, read-only %v: data-readonly wrong", c.path, readOnly)
+				}
+			}
+		}
+		// Every script the pages load is served.
+		for _, js := range []string{"common", "app", "search", "collections", "collection", "metric"} {
+			if code, ctype, body := get(t, srv, "/static/"+js+".js?v="+staticVersion); code != 200 || ctype != "text/javascript; charset=utf-8" || len(body) < 500 {
+				t.Errorf("GET /static/%s.js: %d %s, %d bytes", js, code, ctype, len(body))
+			}
+		}
+	}
+	// A metric's page without a name sends to the search page.
+	srv, _ := newServer(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(srv.URL + "/metric")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/search" {
+		t.Errorf("GET /metric: %d to %q, want 303 to /search", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
 // /graph.svg draws a metric's window as well-formed SVG whatever its
 // name, marks its recorded anomalies, and answers bad requests in JSON.
 func TestGraphSVG(t *testing.T) {
@@ -102,7 +181,8 @@ func TestGraphSVG(t *testing.T) {
 		for _, c := range []struct {
 			query   string
 			anomaly int // anomalies marked
-		}{{"", 1}, {"&range=86400", 2}, {"&from=" + itoa(now-1200) + "&until=" + itoa(now), 1}} {
+		}{{"", 1}, {"&range=86400", 2}, {"&from=" + itoa(now-1200) + "&until=" + itoa(now), 1},
+			{"&from=" + itoa(now-1200) + "&until=" + itoa(now) + "&size=small", 1}} {
 			resp, err := http.Get(srv.URL + "/graph.svg?metric=" + url.QueryEscape(name) + c.query)
 			if err != nil {
 				t.Fatal(err)
@@ -127,6 +207,14 @@ func TestGraphSVG(t *testing.T) {
 			if title := elements(es, "title", ""); len(title) == 0 || !strings.HasPrefix(title[0].Text, name) {
 				t.Errorf("graph of %q: title %+v", name, title)
 			}
+			// A small graph is shorter and leaves its name to the page.
+			small := strings.Contains(c.query, "size=small")
+			if titled := len(elements(es, "text", "title")) == 1; titled == small {
+				t.Errorf("graph of %q%s: drawn title %v", name, c.query, titled)
+			}
+			if tall := strings.Contains(body, `viewBox="0 0 800 220"`); tall == small {
+				t.Errorf("graph of %q%s: full height %v", name, c.query, tall)
+			}
 		}
 	}
 	for _, c := range []struct {
@@ -134,7 +222,7 @@ func TestGraphSVG(t *testing.T) {
 		status int
 	}{
 		{"", 400}, {"?metric=nope", 404}, {"?metric=web&range=10", 400}, {"?metric=web&range=x", 400},
-		{"?metric=web&from=5&until=1", 400}, {"?metric=web&from=0&until=99999999", 400},
+		{"?metric=web&from=5&until=1", 400}, {"?metric=web&from=0&until=99999999", 400}, {"?metric=web&size=huge", 400},
 	} {
 		code, ctype, body := get(t, srv, "/graph.svg"+c.query)
 		if code != c.status || ctype != "application/json" || !strings.Contains(body, `"error"`) {

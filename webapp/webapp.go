@@ -1,11 +1,18 @@
-// Package webapp serves Kale's HTTP interface: the anomaly page (GET /,
-// html/template and static files embedded in the binary, graphs drawn as
-// SVG by the server), the JSON API and the self-monitoring endpoints
-// (/metrics, /healthz). Not built yet (issue 6, in steps): the correlated
-// metrics, search and collections on the page, the per-metric page,
-// authentication and the read-only mode. Routes and answers are the contract of
-// docs/interfaces.md: errors are {"error": "..."} with a 4xx/5xx status,
-// an unknown metric is a 404.
+// Package webapp serves Kale's HTTP interface: the pages, the JSON API
+// and the self-monitoring endpoints (/metrics, /healthz).
+//
+// The pages are html/template with their scripts and style embedded in
+// the binary (ui/), Kale's own code, nothing loaded from elsewhere: the
+// anomaly page (GET /: the current anomalies, the selected metric's hour
+// and day, the metrics that moved with it), search by name and by a
+// drawn curve (GET /search), collections (GET /collections[/ID]) and a
+// metric's history (GET /metric?name=). The server draws every graph as
+// SVG (GET /graph.svg, graph.go); the scripts only fetch and place them.
+//
+// Routes and answers are the contract of docs/interfaces.md: errors are
+// {"error": "..."} with a 4xx/5xx status, an unknown metric is a 404.
+// auth.go checks every request first: optional basic or bearer
+// authentication, the read-only mode, cross-site writes and JSON bodies.
 package webapp
 
 import (
@@ -15,6 +22,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,17 +43,24 @@ type Config struct {
 	// Namespace is the prefix Skyline's /api?metric= route expects on
 	// metric names (Skyline's FULL_NAMESPACE).
 	Namespace string `yaml:"namespace"`
-	// ReadOnly refuses every request that changes state (collections:
-	// POST, DELETE) with 403; the page hides its buttons for them.
+	// ReadOnly refuses with 403 every request of a method other than GET,
+	// HEAD and OPTIONS (saving and deleting collections), except the
+	// routes that only read (POST /api/search; readOnlyRoutes in
+	// auth.go); the page hides its controls for them.
 	ReadOnly bool `yaml:"read_only"`
-	// Auth, when it has a user or a token, asks every request except
-	// /healthz for HTTP basic credentials or a bearer token.
+	// Auth, when it has a username or a token, asks every request except
+	// GET /healthz for HTTP basic credentials or a bearer token (401
+	// otherwise). Whatever Auth says, requests that change state are
+	// refused when a browser sends them from another site, and their
+	// bodies must be sent as application/json (auth.go).
 	Auth AuthConfig `yaml:"auth"`
 }
 
 // AuthConfig is the optional authentication of the web server: basic
 // (Username and Password, what a browser asks for) and/or a bearer token
 // (what scripts and Prometheus send). Either one that matches is enough.
+// Username and Password go together; Config.Validate says what is wrong,
+// AuthConfig.Resolve reads the "env:NAME" secrets.
 type AuthConfig struct {
 	Username string          `yaml:"username"`
 	Password alerters.Secret `yaml:"password"` // or "env:NAME"
@@ -63,6 +78,7 @@ type Handler struct {
 	oculus    *oculus.Searcher
 	logger    *slog.Logger
 	mux       *http.ServeMux
+	guard     *guard // authentication, read-only mode, cross-site checks (auth.go)
 }
 
 // AnomalySource is where /api/anomalies reads the analyzer's records
@@ -80,12 +96,20 @@ func (h *Handler) WithAnomalies(src AnomalySource) *Handler {
 }
 
 // New returns the handler. gatherer is what /metrics exposes (nil: none).
+// It resolves cfg.Auth's "env:NAME" secrets once; when cfg does not
+// validate or a secret cannot be resolved, it logs why and the handler
+// refuses every request with 503 (fail closed). Call cfg.Validate and
+// cfg.Auth.Resolve first to report such a problem at startup.
 func New(cfg Config, st store.Store, gatherer prometheus.Gatherer, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, store: st, logger: logger, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, store: st, logger: logger, mux: http.NewServeMux(), guard: newGuard(cfg, logger)}
 	h.mux.HandleFunc("GET /{$}", h.page)
+	h.mux.HandleFunc("GET /search", h.searchPage)
+	h.mux.HandleFunc("GET /collections", h.collectionsPage)
+	h.mux.HandleFunc("GET /collections/{id}", h.collectionPage)
+	h.mux.HandleFunc("GET /metric", h.metricPage)
 	h.mux.HandleFunc("GET /graph.svg", h.graphSVG)
 	h.mux.Handle("GET /static/", h.static())
 	h.mux.HandleFunc("GET /healthz", h.healthz)
@@ -100,7 +124,13 @@ func New(cfg Config, st store.Store, gatherer prometheus.Gatherer, logger *slog.
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// ServeHTTP checks the request (authentication, cross-site requests,
+// read-only mode, JSON bodies: auth.go) and then serves its route.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.guard.admit(w, r, h.mux) {
+		h.mux.ServeHTTP(w, r)
+	}
+}
 
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
@@ -119,16 +149,43 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// Limits of /api/metrics.
+const maxMetricsLimit = 100000
+
+// apiMetrics is GET /api/metrics[?prefix=P][&contains=S][&limit=N]: the
+// names that start with P and hold S (case-insensitive), sorted; at most
+// N of them (default: all), and then "truncated": true. The page's name
+// search and its completion use contains and limit.
 func (h *Handler) apiMetrics(w http.ResponseWriter, r *http.Request) {
-	names, err := h.store.Names(r.Context(), r.URL.Query().Get("prefix"))
+	q := r.URL.Query()
+	limit := 0
+	if s := q.Get("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > maxMetricsLimit {
+			writeError(w, http.StatusBadRequest, "limit: want 1 to "+strconv.Itoa(maxMetricsLimit))
+			return
+		}
+		limit = v
+	}
+	names, err := h.store.Names(r.Context(), q.Get("prefix"))
 	if err != nil {
 		h.fail(w, http.StatusInternalServerError, err)
 		return
 	}
+	if s := strings.ToLower(q.Get("contains")); s != "" {
+		names = slices.DeleteFunc(names, func(n string) bool { return !strings.Contains(strings.ToLower(n), s) })
+	}
+	slices.Sort(names)
+	out := map[string]any{}
+	if limit > 0 && len(names) > limit {
+		names = names[:limit]
+		out["truncated"] = true
+	}
 	if names == nil {
 		names = []string{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"metrics": names})
+	out["metrics"] = names
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *Handler) apiSeries(w http.ResponseWriter, r *http.Request) {

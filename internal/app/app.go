@@ -71,6 +71,13 @@ func Open(cfg config.Config, comps Components, logger *slog.Logger) (*App, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if comps.Webapp && cfg.HTTP.Addr != "" {
+		// The web server's env: secrets, read now so that an unset
+		// variable stops Kale here (webapp.New would refuse every request).
+		if _, err := cfg.HTTP.Auth.Resolve(); err != nil {
+			return nil, fmt.Errorf("cannot start the web server: %w", err)
+		}
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

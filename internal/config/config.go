@@ -163,6 +163,9 @@ func (c Config) Validate() error {
 	if c.Store.RoombaInterval <= 0 {
 		errs = append(errs, errors.New("store.roomba_interval must be > 0"))
 	}
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Horizon.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -267,3 +267,42 @@ alerts:
 	f("alerts:\n  rules:\n    - alerter: m\n      patern: x\n  alerters:\n    - name: m\n      syslog: {}\n", "field patern not found")
 	f("alerts:\n  alerters:\n    - name: a.b\n      syslog: {}\n", "without dots")
 }
+
+// The http section's read_only and auth keys decode, and Validate reports
+// auth mistakes by key without resolving env: secrets (a config can be
+// checked on a machine that lacks the variables).
+func TestHTTPAuthConfig(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	body := "http:\n  read_only: true\n  auth:\n    username: ops\n    password: env:KALE_TEST_SURELY_UNSET_PW\n    token: abc123\n"
+	if err := Decode(strings.NewReader(body), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if !c.HTTP.ReadOnly || c.HTTP.Auth.Username != "ops" || c.HTTP.Auth.Password.Reveal() != "env:KALE_TEST_SURELY_UNSET_PW" ||
+		c.HTTP.Auth.Token.Reveal() != "abc123" {
+		t.Errorf("decoded http %+v", c.HTTP)
+	}
+	if _, err := c.HTTP.Auth.Resolve(); err == nil || !strings.Contains(err.Error(), "KALE_TEST_SURELY_UNSET_PW") {
+		t.Errorf("Resolve = %v, want an error naming the unset variable", err)
+	}
+	f := func(body, wantErr string) {
+		t.Helper()
+		c := Default()
+		err := Decode(strings.NewReader(body), &c)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%q: error %v, want one containing %q", body, err, wantErr)
+		}
+	}
+	f("http:\n  auth:\n    username: ops\n", "http.auth.password is required with http.auth.username")
+	f("http:\n  auth:\n    password: pw\n", "http.auth.username is required with http.auth.password")
+	f("http:\n  auth:\n    token: 'two words'\n", "http.auth.token must be printable ASCII")
+	f("http:\n  auth:\n    token: 'env:'\n", `http.auth.token: "env:" names no environment variable`)
+	f("http:\n  auth:\n    user: ops\n", "field user not found")
+	f("http:\n  readonly: true\n", "field readonly not found")
+}
