@@ -246,17 +246,7 @@ alerts:
 		t.Errorf("rules %+v", a.Rules)
 	}
 
-	f := func(body, wantErr string) {
-		t.Helper()
-		c := Default()
-		err := Decode(strings.NewReader(body), &c)
-		if err == nil {
-			err = c.Validate()
-		}
-		if err == nil || !strings.Contains(err.Error(), wantErr) {
-			t.Errorf("%q: error %v, want one containing %q", body, err, wantErr)
-		}
-	}
+	f := func(body, wantErr string) { t.Helper(); wantConfigError(t, body, wantErr) }
 	f("alerts:\n  alerters:\n    - name: m\n      email: {adr: x}\n", "field adr not found")
 	f("alerts:\n  alerters:\n    - name: m\n      emial: {}\n", "field emial not found")
 	f("alerts:\n  alerters:\n    - name: m\n", "exactly one of")
@@ -288,21 +278,25 @@ func TestHTTPAuthConfig(t *testing.T) {
 	if _, err := c.HTTP.Auth.Resolve(); err == nil || !strings.Contains(err.Error(), "KALE_TEST_SURELY_UNSET_PW") {
 		t.Errorf("Resolve = %v, want an error naming the unset variable", err)
 	}
-	f := func(body, wantErr string) {
-		t.Helper()
-		c := Default()
-		err := Decode(strings.NewReader(body), &c)
-		if err == nil {
-			err = c.Validate()
-		}
-		if err == nil || !strings.Contains(err.Error(), wantErr) {
-			t.Errorf("%q: error %v, want one containing %q", body, err, wantErr)
-		}
-	}
+	f := func(body, wantErr string) { t.Helper(); wantConfigError(t, body, wantErr) }
 	f("http:\n  auth:\n    username: ops\n", "http.auth.password is required with http.auth.username")
 	f("http:\n  auth:\n    password: pw\n", "http.auth.username is required with http.auth.password")
 	f("http:\n  auth:\n    token: 'two words'\n", "http.auth.token must be printable ASCII")
 	f("http:\n  auth:\n    token: 'env:'\n", `http.auth.token: "env:" names no environment variable`)
 	f("http:\n  auth:\n    user: ops\n", "field user not found")
 	f("http:\n  readonly: true\n", "field readonly not found")
+}
+
+// wantConfigError checks that body fails to decode or validate with an
+// error containing wantErr.
+func wantConfigError(t *testing.T, body, wantErr string) {
+	t.Helper()
+	c := Default()
+	err := Decode(strings.NewReader(body), &c)
+	if err == nil {
+		err = c.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Errorf("%q: error %v, want one containing %q", body, err, wantErr)
+	}
 }
