@@ -7,10 +7,13 @@
 #   KALE_SKIP_INSTALL=1 ./scripts/test.sh   do not apt-get (servers already there)
 #   KALE_FUZZTIME=30s ./scripts/test.sh     longer fuzzing (default 5s a target)
 #   KALE_ZINC_BIN=/path/zincsearch ./scripts/test.sh   use this ZincSearch, not the cached build
+#   KALE_ARTIFACTS=/path ./scripts/test.sh   where the browser tests' screenshots go
+#                                            (default .artifacts; each test's
+#                                            log names its files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server redis-tools graphite-carbon python3-msgpack python3-aiosmtpd)
+packages=(redis-server redis-tools graphite-carbon python3-msgpack python3-aiosmtpd chromium)
 if [ "${KALE_SKIP_INSTALL:-0}" != 1 ]; then
   missing=()
   for p in "${packages[@]}"; do
@@ -39,12 +42,18 @@ fuzztime="${KALE_FUZZTIME:-5s}"
 echo "== go vet"
 go vet ./...
 
+# Files the tests keep (t.ArtifactDir: the page's screenshots), replaced
+# on each run: go test -artifacts puts them in <dir>/_artifacts/.
+artifacts="${KALE_ARTIFACTS:-$PWD/.artifacts}"
+rm -rf "$artifacts/_artifacts"
+mkdir -p "$artifacts"
+
 log="$(mktemp -d)/kale-test"
 echo "== go test (full output: $log.*)"
 # -race on the packages with concurrency of their own; the rest plainly.
 rc=0
 go test -count=1 -v -race ./horizon/... ./internal/store/... >"$log.race" 2>&1 || rc=$?
-go test -count=1 -v $(go list ./... | grep -v -e /horizon -e /internal/store) >"$log.plain" 2>&1 || rc=$?
+go test -count=1 -v -artifacts -outputdir "$artifacts" $(go list ./... | grep -v -e /horizon -e /internal/store) >"$log.plain" 2>&1 || rc=$?
 # Package results and failures, not the thousands of passing lines.
 grep -hE '^(ok|FAIL|--- FAIL|panic:)|^\s+[a-z_]+(_test)?\.go:[0-9]+:' "$log.race" "$log.plain" || true
 # A package whose tests silently did not run (go-carbon's TestMain trap)
@@ -78,4 +87,4 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
     tail -n 1 "$log.fuzz"
   done
 done
-echo "== all tests passed"
+echo "== all tests passed (screenshots of the page: $artifacts/_artifacts)"

@@ -1,0 +1,474 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/go-kale/kale/internal/series"
+	"github.com/go-kale/kale/internal/shapegen"
+	"github.com/go-kale/kale/internal/testserver"
+)
+
+// The metrics of the page's end-to-end test. Each named one has a spike as
+// its newest point, which the analyzer records; partner is spiky * 3 + 7
+// with a little noise, the planted partner of the correlation steps.
+const (
+	pageSpiky   = "e2e.page.spiky"
+	pageOther   = "e2e.page.other"
+	pagePartner = "e2e.page.partner"
+	pageHostile = `e2e.page.<script>alert(1)</script>"'é`
+)
+
+// The web page, in headless Chromium, against `kale run` fed through
+// Horizon (pickle): the anomaly list, both graphs drawn from the real
+// points with the recorded anomaly marked, hover and arrow keys switching
+// the graphs, the hover read-out, screenshots at desktop and phone widths,
+// and a hostile metric name shown as text with nothing executed.
+//
+// The steps run in order on one kale and one browser (startPageE2E); each
+// opens the page itself, so a step can be added, or run alone with
+// -run 'TestPageEndToEnd/^name$', without depending on the one before.
+func TestPageEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := startPageE2E(t)
+
+	t.Run("list", func(t *testing.T) {
+		e.open(t, "")
+		rows := e.rows(t)
+		for _, want := range []string{pageSpiky, pageOther, pageHostile} {
+			if !slices.Contains(rows, want) {
+				t.Errorf("the list lacks a row for %q: %q", want, rows)
+			}
+		}
+		// Without ?metric= the first row is selected and drawn.
+		sel := testserver.Eval[string](t, e.ctx, `document.querySelector("#anomalies tbody tr.selected td.metric").textContent`)
+		if sel != rows[0] {
+			t.Errorf("selected row %q, want the first, %q", sel, rows[0])
+		}
+		e.waitGraphs(t, rows[0])
+	})
+
+	t.Run("graphs", func(t *testing.T) {
+		e.open(t, pageSpiky)
+		e.checkGraphs(t, pageSpiky)
+	})
+
+	t.Run("hover", func(t *testing.T) {
+		e.open(t, pageSpiky)
+		e.hoverRow(t, pageOther)
+		e.waitGraphs(t, pageOther)
+		e.checkGraphs(t, pageOther)
+		if sel := testserver.Eval[string](t, e.ctx, `document.querySelector("#anomalies tbody tr.selected td.metric").textContent`); sel != pageOther {
+			t.Errorf("after hovering %s the selected row is %q", pageOther, sel)
+		}
+		if name := testserver.Eval[string](t, e.ctx, `document.getElementById("selected-name").textContent`); name != pageOther {
+			t.Errorf("after hovering %s the graphs' heading is %q", pageOther, name)
+		}
+		if q := testserver.Eval[string](t, e.ctx, `new URL(location.href).searchParams.get("metric")`); q != pageOther {
+			t.Errorf("after hovering %s the address says metric=%q", pageOther, q)
+		}
+		e.mouseAway(t)
+	})
+
+	t.Run("keys", func(t *testing.T) {
+		e.open(t, pageSpiky)
+		rows := e.rows(t)
+		i := slices.Index(rows, pageSpiky)
+		if i < 0 || i+1 >= len(rows) {
+			t.Fatalf("%s is not followed by another row: %q", pageSpiky, rows)
+		}
+		e.key(t, kb.ArrowDown)
+		e.waitGraphs(t, rows[i+1])
+		if sel := testserver.Eval[string](t, e.ctx, `document.querySelector("#anomalies tbody tr.selected td.metric").textContent`); sel != rows[i+1] {
+			t.Errorf("after ArrowDown the selected row is %q, want %q", sel, rows[i+1])
+		}
+		e.key(t, kb.ArrowUp)
+		e.waitGraphs(t, pageSpiky)
+	})
+
+	t.Run("readout", func(t *testing.T) {
+		e.open(t, pageSpiky)
+		e.checkReadout(t, pageSpiky)
+		testserver.Screenshot(t, e.ctx, "readout-1400x900")
+		e.mouseAway(t)
+	})
+
+	t.Run("screenshots", func(t *testing.T) {
+		e.open(t, pageSpiky)
+		testserver.Screenshot(t, e.ctx, "page-1400x900")
+		ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := chromedp.Do(e.ctx, chromedp.EmulateViewport(testserver.ChromiumWidth, testserver.ChromiumHeight)); err != nil {
+				t.Errorf("cannot restore the viewport: %v", err)
+			}
+		}()
+		e.open(t, pageSpiky)
+		testserver.Screenshot(t, e.ctx, "page-390x844")
+		// The list may scroll sideways in its own pane; the page must not.
+		if w := testserver.Eval[int](t, e.ctx, `document.documentElement.scrollWidth`); w > 390 {
+			t.Errorf("at 390 px wide the page is %d px wide: it scrolls sideways", w)
+		}
+	})
+
+	t.Run("hostile", func(t *testing.T) {
+		e.open(t, pageHostile)
+		if rows := e.rows(t); !slices.Contains(rows, pageHostile) {
+			t.Errorf("the list lacks %q as text: %q", pageHostile, rows)
+		}
+		if name := testserver.Eval[string](t, e.ctx, `document.getElementById("selected-name").textContent`); name != pageHostile {
+			t.Errorf("the graphs' heading is %q, want %q", name, pageHostile)
+		}
+		e.checkGraphs(t, pageHostile)
+		e.checkNothingRan(t)
+	})
+
+	// Keep this step last: it checks what the page reported in every step.
+	t.Run("console", func(t *testing.T) {
+		for _, m := range e.browser.Console() {
+			if m.IsException() || m.Source == "security" {
+				t.Errorf("the page reported: %s (%s:%d)", m, m.URL, m.Line+1)
+			}
+		}
+	})
+}
+
+// pageE2E is a `kale run` fed with the page's test data, and a browser.
+type pageE2E struct {
+	k       *kaleProc
+	browser *testserver.Chromium
+	ctx     context.Context // the browser's tab
+	base    string          // "http://127.0.0.1:PORT"
+	// sent holds every point sent of the named metrics, in time order.
+	sent map[string][]series.Point
+}
+
+// startPageE2E starts kale run (analyzer every 200 ms, Oculus every 500 ms,
+// no age filter), feeds it through Horizon and waits until the analyzer has
+// recorded the spikes of spiky, other and the hostile name, then starts the
+// browser with hooks that record any alert, confirm or prompt call and any
+// Content-Security-Policy violation (window.__kaleE2E).
+//
+// The data, with t0 the start: 300 background metrics of a shapegen corpus
+// (120 points at 30 s, the newest at t0-300); spiky, a sine wave with
+// noise, and partner = spiky*3+7 with a little noise (300 points at 60 s,
+// the newest, a spike, at t0-120); other, a rising ramp with noise (newest,
+// a spike, at t0-180); the hostile name, noise around 100 (newest, a
+// spike, at t0-240). The list is newest first: partner and spiky, other,
+// the hostile one, then any background metric the analyzer flags.
+func startPageE2E(t *testing.T) *pageE2E {
+	t.Helper()
+	cfgFile := filepath.Join(t.TempDir(), "kale.yaml")
+	if err := os.WriteFile(cfgFile, []byte("analyzer:\n  interval: 200ms\n"+
+		"oculus:\n  interval: 500ms\n"+
+		// The 5 hours of history are older than Skyline's MAX_RESOLUTION.
+		"horizon:\n  filters:\n    max_age: 0s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := startKaleEnv(t, nil, "--data-dir", t.TempDir(), "--config", cfgFile)
+	e := &pageE2E{k: k, base: "http://" + k.http, sent: map[string][]series.Point{}}
+
+	t0 := time.Now().Unix()
+	spec := shapegen.DefaultSpec(300)
+	spec.End = t0 - 300
+	var samples []series.Sample
+	if err := spec.Each(func(i int, m shapegen.Metric) error {
+		for j, v := range m.Values {
+			samples = append(samples, series.Sample{Name: m.Name,
+				Point: series.Point{Timestamp: spec.End - int64(len(m.Values)-1-j)*spec.Step, Value: v}})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	rng := rand.New(rand.NewPCG(7, 11))
+	add := func(name string, newest int64, value func(i int) float64) {
+		for i := range 300 {
+			p := series.Point{Timestamp: newest - int64(299-i)*60, Value: value(i)}
+			e.sent[name] = append(e.sent[name], p)
+			samples = append(samples, series.Sample{Name: name, Point: p})
+		}
+	}
+	spiky := make([]float64, 300)
+	for i := range spiky {
+		spiky[i] = 100 + 20*math.Sin(2*math.Pi*float64(i)/60) + rng.NormFloat64()
+	}
+	spiky[299] = e2eSpikeValue
+	add(pageSpiky, t0-120, func(i int) float64 { return spiky[i] })
+	add(pagePartner, t0-120, func(i int) float64 { return spiky[i]*3 + 7 + rng.NormFloat64()*0.01 })
+	add(pageOther, t0-180, func(i int) float64 {
+		if i == 299 {
+			return 2 * e2eSpikeValue
+		}
+		return 50 + 0.5*float64(i) + rng.NormFloat64()*2
+	})
+	add(pageHostile, t0-240, func(i int) float64 {
+		if i == 299 {
+			return e2eSpikeValue
+		}
+		return 100 + rng.NormFloat64()*5
+	})
+	for lo := 0; lo < len(samples); lo += 5000 {
+		k.sendPickle(t, samples[lo:min(lo+5000, len(samples))])
+	}
+	waitUntil(t, k, "GET /api/anomalies to list the spikes of spiky, other and the hostile name", func() bool {
+		listed := map[string]bool{}
+		for _, a := range k.anomalies(t) {
+			listed[a.Metric] = true
+		}
+		return listed[pageSpiky] && listed[pageOther] && listed[pageHostile]
+	})
+
+	e.browser = testserver.StartChromium(t)
+	e.ctx = e.browser.Ctx
+	e.browser.OnNewDocument(t, `(() => {
+  const seen = window.__kaleE2E = {calls: [], csp: []};
+  for (const f of ["alert", "confirm", "prompt"]) {
+    window[f] = (...args) => { seen.calls.push(f + "(" + args.join(", ") + ")"); };
+  }
+  document.addEventListener("securitypolicyviolation", (ev) => {
+    seen.csp.push(ev.violatedDirective + " " + ev.blockedURI);
+  });
+})();`)
+	return e
+}
+
+// open loads the page, with ?metric= when metric is not empty, and waits
+// until the list is drawn and both graphs show the selected metric.
+func (e *pageE2E) open(t *testing.T, metric string) {
+	t.Helper()
+	u := e.base + "/"
+	if metric != "" {
+		u += "?metric=" + url.QueryEscape(metric)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+		t.Fatalf("cannot open %s: %v", u, err)
+	}
+	testserver.WaitJS(t, e.ctx, "the list drawn", e2eStepTimeout, `performance.getEntriesByName("kale:list", "mark").length > 0 &&
+		document.querySelectorAll("#anomalies tbody tr").length > 0`)
+	if metric == "" {
+		metric = testserver.Eval[string](t, e.ctx, `document.querySelector("#anomalies tbody tr.selected td.metric").textContent`)
+	}
+	e.waitGraphs(t, metric)
+}
+
+// rows returns the names in the list, top to bottom.
+func (e *pageE2E) rows(t *testing.T) []string {
+	t.Helper()
+	return testserver.Eval[[]string](t, e.ctx, `Array.from(document.querySelectorAll("#anomalies tbody td.metric"), (td) => td.textContent)`)
+}
+
+// waitGraphs waits until both graph boxes show metric's SVG.
+func (e *pageE2E) waitGraphs(t *testing.T, metric string) {
+	t.Helper()
+	m := jsString(metric)
+	testserver.WaitJS(t, e.ctx, "both graphs of "+metric, e2eStepTimeout, `["graph-hour", "graph-day"].every((id) => {
+		const box = document.getElementById(id);
+		return box.dataset.metric === `+m+` && box.querySelector("svg.graph") !== null;
+	})`)
+}
+
+// graphInfo is what checkGraphs reads of one drawn graph.
+type graphInfo struct {
+	Metric    string `json:"metric"`   // the box's data-metric
+	Title     string `json:"title"`    // the SVG's <title>
+	Commands  int    `json:"commands"` // M and L commands of path.series
+	Moves     int    `json:"moves"`    // M commands: subpaths
+	From      int64  `json:"from"`
+	Until     int64  `json:"until"`
+	Anomalies []struct {
+		T int64   `json:"t"`
+		V float64 `json:"v"`
+	} `json:"anomalies"`
+}
+
+// checkGraphs checks that both graphs show metric: title, one drawn point
+// per point sent in the graph's window, drawn as one line, and the
+// recorded spike (the newest point) marked.
+func (e *pageE2E) checkGraphs(t *testing.T, metric string) {
+	t.Helper()
+	sent := e.sent[metric]
+	spike := sent[len(sent)-1]
+	for _, c := range []struct{ id, label string }{{"graph-hour", "last hour"}, {"graph-day", "last day"}} {
+		g := testserver.Eval[graphInfo](t, e.ctx, `(() => {
+			const box = document.getElementById(`+jsString(c.id)+`);
+			const svg = box.querySelector("svg.graph");
+			const d = svg.querySelector("path.series")?.getAttribute("d") ?? "";
+			return {
+				metric: box.dataset.metric ?? "",
+				title: svg.querySelector(":scope > title")?.textContent ?? "",
+				commands: (d.match(/[ML]/g) ?? []).length,
+				moves: (d.match(/M/g) ?? []).length,
+				from: +svg.dataset.from, until: +svg.dataset.until,
+				anomalies: Array.from(svg.querySelectorAll("circle.anomaly"), (el) => ({t: +el.dataset.t, v: +el.dataset.v})),
+			};
+		})()`)
+		want := 0
+		for _, p := range sent {
+			if p.Timestamp >= g.From && p.Timestamp <= g.Until {
+				want++
+			}
+		}
+		if g.Metric != metric || g.Title != metric+", "+c.label {
+			t.Errorf("%s: data-metric %q, title %q; want %q and %q", c.id, g.Metric, g.Title, metric, metric+", "+c.label)
+		}
+		if g.Commands != want || want < 50 || g.Moves != 1 {
+			t.Errorf("%s of %s: the line has %d points in %d pieces; want the %d points sent in [%d, %d], in one piece",
+				c.id, metric, g.Commands, g.Moves, want, g.From, g.Until)
+		}
+		marked := false
+		for _, a := range g.Anomalies {
+			marked = marked || a.T == spike.Timestamp && a.V == spike.Value
+		}
+		if !marked {
+			t.Errorf("%s of %s: no anomaly marked at the spike (%d, %v): %+v", c.id, metric, spike.Timestamp, spike.Value, g.Anomalies)
+		}
+	}
+}
+
+// hoverRow moves the mouse onto the middle of metric's row.
+func (e *pageE2E) hoverRow(t *testing.T, metric string) {
+	t.Helper()
+	xy := testserver.Eval[*[2]float64](t, e.ctx, `(() => {
+		const td = Array.from(document.querySelectorAll("#anomalies tbody td.metric")).find((td) => td.textContent === `+jsString(metric)+`);
+		if (!td) return null;
+		td.scrollIntoView({block: "nearest"});
+		const r = td.getBoundingClientRect();
+		return [r.left + r.width / 2, r.top + r.height / 2];
+	})()`)
+	if xy == nil {
+		t.Fatalf("no row for %q in the list", metric)
+	}
+	e.mouse(t, xy[0], xy[1])
+}
+
+// mouseAway moves the mouse onto the page's header, off the list and the
+// graphs, so that a row redrawn under a resting mouse (the list refreshes
+// every 10 s) cannot change the selection in a later step.
+func (e *pageE2E) mouseAway(t *testing.T) {
+	t.Helper()
+	e.mouse(t, 2, 2)
+}
+
+// mouse moves the mouse to (x, y), in CSS pixels of the viewport.
+func (e *pageE2E) mouse(t *testing.T, x, y float64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MouseMoved, x, y)); err != nil {
+		t.Fatalf("cannot move the mouse to (%v, %v): %v", x, y, err)
+	}
+}
+
+// key presses and releases key (a kb constant) on the page.
+func (e *pageE2E) key(t *testing.T, key string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(key)); err != nil {
+		t.Fatalf("cannot press %q: %v", key, err)
+	}
+}
+
+// readoutText is the read-out's "YYYY-MM-DD hh:mm:ss  value".
+var readoutText = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)  (\S+)$`)
+
+// checkReadout moves the mouse over metric's hour graph, at the time of
+// the 20th point from the end, and checks that the read-out shows that
+// point's time and value.
+func (e *pageE2E) checkReadout(t *testing.T, metric string) {
+	t.Helper()
+	sent := e.sent[metric]
+	p := sent[len(sent)-20]
+	xy := testserver.Eval[*[2]float64](t, e.ctx, `(() => {
+		const svg = document.querySelector("#graph-hour svg.graph");
+		const r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal, d = svg.dataset;
+		const x = +d.x0 + (`+strconv.FormatInt(p.Timestamp, 10)+` - d.from) / (d.until - d.from) * (d.x1 - d.x0);
+		return [r.left + x * r.width / vb.width, r.top + r.height / 2];
+	})()`)
+	if xy == nil {
+		t.Fatal("no hour graph")
+	}
+	e.mouse(t, xy[0], xy[1])
+	testserver.WaitJS(t, e.ctx, "the hover read-out", e2eStepTimeout, `(() => {
+		const tip = document.querySelector("#graph-hour .readout");
+		return tip !== null && !tip.hidden && tip.textContent !== "";
+	})()`)
+	text := testserver.Eval[string](t, e.ctx, `document.querySelector("#graph-hour .readout").textContent`)
+	m := readoutText.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("the read-out says %q, want a time and a value", text)
+	}
+	if want := time.Unix(p.Timestamp, 0).UTC().Format(time.DateTime); m[1] != want {
+		t.Errorf("the read-out's time %s, want %s, the point under the mouse", m[1], want)
+	}
+	v, err := strconv.ParseFloat(m[2], 64)
+	if err != nil || math.Abs(v-p.Value) > 1e-5*math.Abs(p.Value) {
+		t.Errorf("the read-out's value %q, want %v (6 digits)", m[2], p.Value)
+	}
+	if !testserver.Eval[bool](t, e.ctx, `document.querySelector("#graph-hour svg.graph line.cursor") !== null`) {
+		t.Errorf("no cursor line in the hour graph under the mouse")
+	}
+}
+
+// checkNothingRan checks that no script ran from a metric name: the page
+// holds only its own scripts (files under /static/, none inline), no element has an event-handler attribute,
+// no alert, confirm or prompt was called, and the Content-Security-Policy
+// refused nothing.
+func (e *pageE2E) checkNothingRan(t *testing.T) {
+	t.Helper()
+	got := testserver.Eval[struct {
+		Scripts  []string `json:"scripts"`
+		Handlers []string `json:"handlers"`
+		Calls    []string `json:"calls"`
+		CSP      []string `json:"csp"`
+	}](t, e.ctx, `({
+		scripts: Array.from(document.querySelectorAll("script"), (s) => s.getAttribute("src") ?? s.textContent),
+		handlers: Array.from(document.querySelectorAll("*")).flatMap((el) =>
+			el.getAttributeNames().filter((a) => a.toLowerCase().startsWith("on")).map((a) => el.tagName + " " + a)),
+		calls: window.__kaleE2E.calls,
+		csp: window.__kaleE2E.csp,
+	})`)
+	for _, src := range got.Scripts {
+		if !strings.HasPrefix(src, "/static/") || !strings.HasSuffix(strings.Split(src, "?")[0], ".js") {
+			t.Errorf("the page holds the scripts %q, want only its own files under /static/", got.Scripts)
+			break
+		}
+	}
+	if len(got.Handlers) > 0 {
+		t.Errorf("elements with event-handler attributes: %q", got.Handlers)
+	}
+	if len(got.Calls) > 0 {
+		t.Errorf("something ran: %q", got.Calls)
+	}
+	if len(got.CSP) > 0 {
+		t.Errorf("the Content-Security-Policy refused: %q", got.CSP)
+	}
+}
+
+// jsString is s as a JavaScript string literal (JSON escapes <, > and &
+// too, so it is safe anywhere in a script).
+func jsString(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b)
+}
