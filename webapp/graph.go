@@ -15,16 +15,20 @@ import (
 	"github.com/go-kale/kale/internal/series"
 )
 
-// Graph sizes, in SVG user units (the page scales them to its width).
-// Every graph has the same left and right margins, so graphs of one
-// window drawn one above the other share their time axis.
+// Graph sizes, in SVG user units. The page asks for graphs as wide as
+// their box in CSS pixels (width=), so that a unit is a pixel and the
+// labels keep their size on a laptop and on a phone. Every graph has the
+// same left and right margins, so graphs of one window drawn one above
+// the other share their time axis.
 const (
-	graphWidth   = 800
-	graphLeft    = 64 // room for the value labels
-	graphRight   = 12
-	graphBottom  = 22                                        // room for the time labels
-	maxDrawn     = 2 * (graphWidth - graphLeft - graphRight) // points kept after downsampling
-	markerRadius = 4
+	defaultGraphWidth = 800
+	minGraphWidth     = 240
+	maxGraphWidth     = 2400
+	graphLeft         = 64 // room for the value labels
+	graphRight        = 12
+	graphBottom       = 22 // room for the time labels
+	markerRadius      = 4
+	timeLabelSpacing  = 110 // units per time tick at least
 )
 
 // graphSize is the height, the room above the plot and the tick counts
@@ -51,6 +55,7 @@ type graph struct {
 	Points    []series.Point // sorted by time
 	Anomalies []int64        // timestamps of anomalous points
 	Size      graphSize      // zero: fullGraph
+	Width     int            // zero: defaultGraphWidth
 }
 
 // renderGraph writes g as a standalone SVG: time axis (UTC) and value
@@ -65,10 +70,14 @@ func renderGraph(g graph) []byte {
 	if size.Height == 0 {
 		size = fullGraph
 	}
-	w, h := float64(graphWidth), float64(size.Height)
+	width := g.Width
+	if width == 0 {
+		width = defaultGraphWidth
+	}
+	w, h := float64(width), float64(size.Height)
 	x0, x1 := float64(graphLeft), w-graphRight
-	y0, y1 := h-graphBottom, float64(size.Top) // y0 is the bottom
-	pts := downsample(g.Points, g.From, g.Until, maxDrawn/2)
+	y0, y1 := h-graphBottom, float64(size.Top)                               // y0 is the bottom
+	pts := downsample(g.Points, g.From, g.Until, width-graphLeft-graphRight) // at most 3 points a unit
 
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, p := range pts {
@@ -90,7 +99,7 @@ func renderGraph(g graph) []byte {
 
 	name := xmlText(g.Metric)
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="graph" viewBox="0 0 %d %d" role="img" aria-label="%s, %s"`,
-		graphWidth, size.Height, name, xmlText(g.Title))
+		width, size.Height, name, xmlText(g.Title))
 	fmt.Fprintf(&b, ` data-from="%d" data-until="%d" data-x0="%g" data-x1="%g" data-lo="%g" data-hi="%g" data-y0="%g" data-y1="%g" data-points="`,
 		g.From, g.Until, x0, x1, lo, hi, y0, y1)
 	writePointsJSON(&b, pts)
@@ -108,10 +117,18 @@ func renderGraph(g graph) []byte {
 			x0, x1, y, y, x0-6, y+4, xmlText(formatValue(v)))
 	}
 	b.WriteString(`</g><g class="axis time">`)
-	for _, t := range timeTicks(g.From, g.Until, size.TimeTicks) {
+	for _, t := range timeTicks(g.From, g.Until, min(size.TimeTicks, max(2, int(x1-x0)/timeLabelSpacing))) {
 		x := xOf(t)
-		fmt.Fprintf(&b, `<line class="tick" x1="%.1f" x2="%.1f" y1="%g" y2="%g"/><text x="%.1f" y="%g">%s</text>`,
-			x, x, y0, y0+4, x, y0+16, timeLabel(t, g.Until-g.From))
+		// A label near an end is anchored inside the graph, not cut.
+		anchor := ""
+		switch {
+		case x > w-24:
+			anchor = ` class="end"`
+		case x < 24:
+			anchor = ` class="start"`
+		}
+		fmt.Fprintf(&b, `<line class="tick" x1="%.1f" x2="%.1f" y1="%g" y2="%g"/><text x="%.1f" y="%g"%s>%s</text>`,
+			x, x, y0, y0+4, x, y0+16, anchor, timeLabel(t, g.Until-g.From))
 	}
 	fmt.Fprintf(&b, `</g><line class="frame" x1="%g" x2="%g" y1="%g" y2="%g"/>`, x0, x1, y0, y0)
 

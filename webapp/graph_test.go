@@ -110,6 +110,50 @@ func TestRenderGraph(t *testing.T) {
 	}
 }
 
+// A graph drawn at a box's width keeps its margins (so graphs of one
+// window line up), draws no more than 3 points a unit, spaces its time
+// labels for the width, and anchors a label at either end inside it.
+func TestRenderGraphWidth(t *testing.T) {
+	const from, until = 1_700_000_000, 1_700_086_400 // a day, 1,441 points
+	var pts []series.Point
+	for ts := int64(from); ts <= until; ts += 60 {
+		pts = append(pts, series.Point{Timestamp: ts, Value: float64(ts % 7)})
+	}
+	for _, c := range []struct {
+		width, maxTicks int
+	}{{320, 2}, {800, 6}, {1600, 6}} {
+		b := renderGraph(graph{Metric: "m", Title: "day", From: from, Until: until, Points: pts, Width: c.width})
+		es := parseSVG(t, b)
+		if vb := es[0].Attrs["viewBox"]; vb != "0 0 "+itoa(int64(c.width))+" 220" {
+			t.Errorf("width %d: viewBox %q", c.width, vb)
+		}
+		if x0, x1 := es[0].Attrs["data-x0"], es[0].Attrs["data-x1"]; x0 != "64" || x1 != itoa(int64(c.width-12)) {
+			t.Errorf("width %d: plot from %s to %s, want 64 to %d", c.width, x0, x1, c.width-12)
+		}
+		d := elements(es, "path", "series")[0].Attrs["d"]
+		if n := strings.Count(d, "L") + strings.Count(d, "M"); n > 3*(c.width-76) || n < c.width-76 && n < len(pts) {
+			t.Errorf("width %d: %d points drawn, want between %d and %d", c.width, n, min(c.width-76, len(pts)), 3*(c.width-76))
+		}
+		if ticks := elements(es, "line", "tick"); len(ticks) > c.maxTicks+1 || len(ticks) < 2 {
+			t.Errorf("width %d: %d time ticks, want 2 to %d", c.width, len(ticks), c.maxTicks+1)
+		}
+	}
+	// The hour's last tick (a multiple of 30 minutes) sits 6 s from the
+	// right edge: its label ends there instead of being cut.
+	const tick = 1_699_999_200
+	b := renderGraph(graph{Metric: "m", From: tick - 3594, Until: tick + 6, Width: 400,
+		Points: []series.Point{{Timestamp: tick, Value: 1}}})
+	var anchored []string
+	for _, e := range parseSVG(t, b) {
+		if e.Name == "text" && e.Attrs["class"] != "" && e.Attrs["class"] != "title" && e.Attrs["class"] != "empty" {
+			anchored = append(anchored, e.Attrs["class"]+" "+e.Text)
+		}
+	}
+	if len(anchored) != 1 || !strings.HasPrefix(anchored[0], "end ") {
+		t.Errorf("labels anchored inside: %q, want the last time label's only", anchored)
+	}
+}
+
 func TestRenderGraphEmptyAndOdd(t *testing.T) {
 	for name, pts := range map[string][]series.Point{
 		"none":     nil,

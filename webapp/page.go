@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"math"
@@ -188,10 +189,12 @@ const (
 	maxGraphRange     = 90 * 86400
 )
 
-// graphSVG is GET /graph.svg?metric=NAME[&range=SECONDS | &from=TS&until=TS][&size=small]:
+// graphSVG is GET /graph.svg?metric=NAME[&range=SECONDS | &from=TS&until=TS][&size=small][&width=PX]:
 // the metric's points over the window (default: the last hour) drawn as
 // SVG, its recorded anomalies in the window marked. Small graphs are
 // shorter, with fewer value ticks and no title (the page names them).
+// width (240 to 2400, default 800) is the graph's width in SVG units: the
+// page asks for its box's width in CSS pixels, so labels keep their size.
 // Errors are JSON, as on the API.
 func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -240,6 +243,15 @@ func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "size: want full or small")
 		return
 	}
+	width := 0
+	if s := q.Get("width"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < minGraphWidth || v > maxGraphWidth {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("width: want %d to %d", minGraphWidth, maxGraphWidth))
+			return
+		}
+		width = v
+	}
 	pts, err := h.store.Fetch(r.Context(), name, from, until)
 	if err != nil {
 		h.fetchFailed(w, name, err)
@@ -255,7 +267,7 @@ func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 			marks = append(marks, rec.Timestamp)
 		}
 	}
-	svg := renderGraph(graph{Metric: name, Title: title, From: from, Until: until, Points: pts, Anomalies: marks, Size: size})
+	svg := renderGraph(graph{Metric: name, Title: title, From: from, Until: until, Points: pts, Anomalies: marks, Size: size, Width: width})
 	securityHeaders(w)
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "no-cache")

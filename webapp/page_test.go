@@ -182,7 +182,7 @@ func TestGraphSVG(t *testing.T) {
 			query   string
 			anomaly int // anomalies marked
 		}{{"", 1}, {"&range=86400", 2}, {"&from=" + itoa(now-1200) + "&until=" + itoa(now), 1},
-			{"&from=" + itoa(now-1200) + "&until=" + itoa(now) + "&size=small", 1}} {
+			{"&from=" + itoa(now-1200) + "&until=" + itoa(now) + "&size=small", 1}, {"&width=480", 1}} {
 			resp, err := http.Get(srv.URL + "/graph.svg?metric=" + url.QueryEscape(name) + c.query)
 			if err != nil {
 				t.Fatal(err)
@@ -212,7 +212,10 @@ func TestGraphSVG(t *testing.T) {
 			if titled := len(elements(es, "text", "title")) == 1; titled == small {
 				t.Errorf("graph of %q%s: drawn title %v", name, c.query, titled)
 			}
-			if tall := strings.Contains(body, `viewBox="0 0 800 220"`); tall == small {
+			if narrow := strings.Contains(c.query, "width=480"); narrow != strings.Contains(body, `viewBox="0 0 480 220"`) {
+				t.Errorf("graph of %q%s: viewBox not as wide as asked", name, c.query)
+			}
+			if tall := strings.Contains(body, ` 220"`); tall == small {
 				t.Errorf("graph of %q%s: full height %v", name, c.query, tall)
 			}
 		}
@@ -223,6 +226,7 @@ func TestGraphSVG(t *testing.T) {
 	}{
 		{"", 400}, {"?metric=nope", 404}, {"?metric=web&range=10", 400}, {"?metric=web&range=x", 400},
 		{"?metric=web&from=5&until=1", 400}, {"?metric=web&from=0&until=99999999", 400}, {"?metric=web&size=huge", 400},
+		{"?metric=web&width=100", 400}, {"?metric=web&width=x", 400}, {"?metric=web&width=5000", 400},
 	} {
 		code, ctype, body := get(t, srv, "/graph.svg"+c.query)
 		if code != c.status || ctype != "application/json" || !strings.Contains(body, `"error"`) {

@@ -9,6 +9,8 @@
 (function () {
   const K = window.Kale;
   const REFRESH_MS = 10000;
+  const FIRST_ROWS = 100; // rows drawn at once; the rest follow in CHUNK_ROWS when the browser is idle
+  const CHUNK_ROWS = 250;
   const RANGES = [["graph-hour", 3600, "last hour"], ["graph-day", 86400, "last day"]];
 
   const body = document.body;
@@ -24,6 +26,8 @@
   let rows = [];      // the anomalies shown, one per metric, newest first
   let all = [];       // every metric's newest anomaly in the window
   let selected = body.dataset.metric || ""; // the selected metric's name
+  let shown = "";     // the data the list shows (see signature)
+  let renderGen = 0;  // the latest render: chunks of an older one stop
 
   // Newest anomaly of each metric, newest first.
   function newestPerMetric(list) {
@@ -44,25 +48,50 @@
     return td;
   }
 
-  function render() {
+  function row(a, i) {
+    const tr = document.createElement("tr");
+    tr.dataset.index = String(i);
+    tr.tabIndex = -1;
+    const name = cell(tr, a.metric, "metric");
+    name.title = a.metric;
+    cell(tr, K.fmtValue(a.value), "num");
+    cell(tr, K.fmtTime(a.timestamp));
+    cell(tr, a.score.toFixed(2), "num score");
+    const det = cell(tr, a.detectors.length + ": " + a.detectors.join(", "), "detectors");
+    det.title = a.detectors.join("\n") + (a.count > 1 ? "\n(" + a.count + " anomalies in the window)" : "");
+    if (a.metric === selected) tr.classList.add("selected");
+    return tr;
+  }
+
+  // rowsUpTo draws the rows before n that are not drawn yet.
+  function rowsUpTo(n) {
+    const frag = document.createDocumentFragment();
+    for (let i = tbody.children.length; i < Math.min(n, rows.length); i++) frag.appendChild(row(rows[i], i));
+    tbody.appendChild(frag);
+  }
+
+  // render draws the list: the first FIRST_ROWS rows (or as many as were
+  // drawn before, so a refresh keeps the scroll) at once, the rest in
+  // chunks when the browser is idle, so the selected metric's graphs are
+  // not kept waiting behind a thousand rows.
+  function render(keepRows) {
     const f = filter.value.trim().toLowerCase();
     rows = f ? all.filter((a) => a.metric.toLowerCase().includes(f)) : all;
-    const frag = document.createDocumentFragment();
-    rows.forEach((a, i) => {
-      const tr = document.createElement("tr");
-      tr.dataset.index = String(i);
-      tr.tabIndex = -1;
-      const name = cell(tr, a.metric, "metric");
-      name.title = a.metric;
-      cell(tr, K.fmtValue(a.value), "num");
-      cell(tr, K.fmtTime(a.timestamp));
-      cell(tr, a.score.toFixed(2), "num");
-      const det = cell(tr, a.detectors.length + ": " + a.detectors.join(", "), "detectors");
-      det.title = a.detectors.join("\n") + (a.count > 1 ? "\n(" + a.count + " anomalies in the window)" : "");
-      if (a.metric === selected) tr.classList.add("selected");
-      frag.appendChild(tr);
-    });
-    tbody.replaceChildren(frag);
+    const gen = ++renderGen;
+    const now = keepRows ? Math.max(FIRST_ROWS, tbody.children.length) : FIRST_ROWS;
+    tbody.replaceChildren();
+    rowsUpTo(now);
+    const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 1));
+    const more = () => {
+      if (gen !== renderGen) return;
+      if (tbody.children.length >= rows.length) {
+        K.markOnce("kale:rows"); // every row drawn (for the speed report)
+        return;
+      }
+      rowsUpTo(tbody.children.length + CHUNK_ROWS);
+      idle(more, {timeout: 300});
+    };
+    idle(more, {timeout: 300});
     empty.hidden = rows.length > 0;
     const at = rows.findIndex((a) => a.metric === selected);
     if (at < 0) select(rows.length ? 0 : -1, false);
@@ -80,6 +109,7 @@
       for (const [id] of RANGES) document.getElementById(id).replaceChildren();
       return;
     }
+    rowsUpTo(i + 1);
     const tr = tbody.children[i];
     tr.classList.add("selected");
     if (scroll) tr.scrollIntoView({block: "nearest"});
@@ -95,7 +125,8 @@
     showGraphs(selected);
     // Fetch the neighbours' graphs ahead, so that moving is instant.
     for (const j of [i - 1, i + 1]) {
-      if (j >= 0 && j < rows.length) for (const [, secs] of RANGES) K.graph({metric: rows[j].metric, range: secs});
+      if (j < 0 || j >= rows.length) continue;
+      for (const [id, secs] of RANGES) K.graph({metric: rows[j].metric, range: secs, width: K.boxWidth(document.getElementById(id))});
     }
   }
 
@@ -116,8 +147,13 @@
     const secs = +windowSel.value || 3600;
     const since = Math.floor(Date.now() / 1000) - secs;
     return K.api("GET", "/api/anomalies?limit=100000&since=" + since).then((j) => {
-      all = newestPerMetric(j.anomalies);
-      render();
+      const next = newestPerMetric(j.anomalies);
+      const sig = JSON.stringify(next);
+      if (sig !== shown) { // unchanged: leave the list as it is
+        shown = sig;
+        all = next;
+        render(true);
+      }
       K.markOnce("kale:list"); // the list first drawn (for the speed report)
       K.setStatus(false, all.length + " anomalous metrics, updated " + K.fmtTime(Date.now() / 1000).slice(11) + " UTC");
     }).catch((err) => K.setStatus(true, "Cannot load the anomalies: " + err.message));
@@ -147,7 +183,7 @@
     const i = rows.findIndex((a) => a.metric === selected);
     select(Math.max(0, Math.min(rows.length - 1, i + (ev.key === "ArrowDown" ? 1 : -1))), true);
   });
-  filter.addEventListener("input", render);
+  filter.addEventListener("input", () => render(false));
   windowSel.addEventListener("change", () => {
     const url = new URL(location.href);
     url.searchParams.set("window", windowSel.value);

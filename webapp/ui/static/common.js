@@ -71,10 +71,10 @@ window.Kale = (function () {
   }
 
   // graphURL is the URL of a graph: p holds metric and range, or from and
-  // until, and size.
+  // until, and size and width.
   function graphURL(p) {
     const q = new URLSearchParams();
-    for (const k of ["range", "from", "until", "size"]) if (p[k]) q.set(k, p[k]);
+    for (const k of ["range", "from", "until", "size", "width"]) if (p[k]) q.set(k, p[k]);
     q.set("metric", p.metric);
     return "/graph.svg?" + q.toString();
   }
@@ -101,10 +101,19 @@ window.Kale = (function () {
 
   function clearGraphs() { graphs.clear(); }
 
+  // boxWidth is the width to draw a graph for box at: its CSS pixels,
+  // rounded to 20 so that nearby sizes share the cache (0: the server's
+  // default, when the box is not laid out).
+  function boxWidth(box) {
+    const w = Math.round(box.clientWidth / 20) * 20;
+    return w ? Math.max(240, Math.min(2400, w)) : 0;
+  }
+
   // showGraph draws graph p into box, unless stillWanted() says by then
   // that another graph is wanted there. It resolves once drawn.
   function showGraph(box, p, label, stillWanted) {
     const want = stillWanted || (() => true);
+    if (!p.width) p = Object.assign({width: boxWidth(box)}, p);
     return graph(p).then((svg) => {
       if (!want()) return;
       box.innerHTML = svg; // drawn and escaped by the server (webapp/graph.go)
@@ -157,6 +166,9 @@ window.Kale = (function () {
     cursor.setAttribute("x2", cx);
     cursor.setAttribute("y1", svg.dataset.y1);
     cursor.setAttribute("y2", svg.dataset.y0);
+    // The read-out sits above the plot, centred on the cursor, inside the box.
+    const px = (cx * rect.width / vb.width) + svg.getBoundingClientRect().left - box.getBoundingClientRect().left;
+    tip.style.left = Math.max(0, Math.min(box.clientWidth - tip.offsetWidth, px - tip.offsetWidth / 2)) + "px";
   }
 
   // withReadout gives box (a graph's container) the hover read-out.
@@ -309,7 +321,7 @@ window.Kale = (function () {
 
   return {
     readOnly: readOnly, fmtTime: fmtTime, fmtValue: fmtValue, markOnce: markOnce, setStatus: setStatus, el: el,
-    api: api, graph: graph, clearGraphs: clearGraphs, showGraph: showGraph, withReadout: withReadout,
+    api: api, graph: graph, clearGraphs: clearGraphs, boxWidth: boxWidth, showGraph: showGraph, withReadout: withReadout,
     metricURL: metricURL, collectionURL: collectionURL, windowText: windowText, results: results, correlate: correlate,
   };
 })();
