@@ -140,6 +140,108 @@ func TestPageEndToEnd(t *testing.T) {
 		e.checkNothingRan(t)
 	})
 
+	t.Run("correlated", func(t *testing.T) {
+		e.waitOculus(t)
+		e.open(t, pageSpiky)
+		e.clickRow(t, pageSpiky)
+		testserver.WaitJS(t, e.ctx, "the correlated metrics of "+pageSpiky, e2eStepTimeout,
+			`document.querySelectorAll("#correlated .card.match svg.graph").length >= 3`)
+		cards := e.cards(t, "#correlated")
+		if len(cards) < 4 || cards[0].Metric != pageSpiky || !cards[0].Reference {
+			t.Fatalf("correlated cards %+v: want %s first, as the reference, then matches", cards, pageSpiky)
+		}
+		if cards[1].Metric != pagePartner {
+			t.Errorf("the best match is %q, want the planted partner %s", cards[1].Metric, pagePartner)
+		}
+		e.checkCards(t, cards)
+		testserver.Screenshot(t, e.ctx, "correlated-1400x900")
+
+		// Add the partner to a new collection named with hostile characters.
+		name := `E2E incident <b>"one"</b>`
+		e.click(t, `#correlated .card.match[data-metric=`+jsString(pagePartner)+`] input.pick`)
+		e.setValue(t, "#correlated .collection-bar .new-name", name)
+		e.click(t, "#correlated .collection-bar button")
+		testserver.WaitJS(t, e.ctx, "the collection saved", e2eStepTimeout,
+			`document.querySelector("#correlated .collection-bar .bar-status a") !== null`)
+		link := testserver.Eval[string](t, e.ctx, `document.querySelector("#correlated .collection-bar .bar-status a").getAttribute("href")`)
+
+		// Reopen it from the collections page.
+		e.navigate(t, "/collections")
+		testserver.WaitJS(t, e.ctx, "the collections listed", e2eStepTimeout, `document.querySelectorAll("#collections tbody tr").length > 0`)
+		names := testserver.Eval[[]string](t, e.ctx, `Array.from(document.querySelectorAll("#collections tbody td:first-child a"), (a) => a.textContent)`)
+		if !slices.Contains(names, name) {
+			t.Fatalf("the collections page lists %q, want %q", names, name)
+		}
+		e.click(t, `#collections tbody a[href=`+jsString(link)+`]`)
+		e.waitMembers(t, name, []string{pagePartner})
+		e.mouseAway(t)
+		testserver.Screenshot(t, e.ctx, "collection-1400x900")
+	})
+
+	t.Run("collections", func(t *testing.T) {
+		// Created from the form, with a description, then opened again.
+		e.navigate(t, "/collections")
+		e.setValue(t, "#c-name", "E2E from the form")
+		e.setValue(t, "#c-description", "spiky and other\nwent up together")
+		e.setValue(t, "#c-metrics", pageSpiky+"\n"+pageOther)
+		e.click(t, "#create-form button")
+		e.waitMembers(t, "E2E from the form", []string{pageSpiky, pageOther})
+		if d := testserver.Eval[string](t, e.ctx, `document.getElementById("c-description").textContent`); d != "spiky and other\nwent up together" {
+			t.Errorf("the description reads %q", d)
+		}
+		u := testserver.Eval[string](t, e.ctx, `location.pathname`)
+		e.navigate(t, u)
+		e.waitMembers(t, "E2E from the form", []string{pageSpiky, pageOther})
+	})
+
+	t.Run("search", func(t *testing.T) {
+		e.waitOculus(t)
+		// By name, with completion.
+		e.navigate(t, "/search")
+		ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.SendKeys("#name", "page.sp")); err != nil {
+			t.Fatal(err)
+		}
+		testserver.WaitJS(t, e.ctx, "the completion of page.sp", e2eStepTimeout,
+			`Array.from(document.querySelectorAll("#name-suggestions option"), (o) => o.value).includes(`+jsString(pageSpiky)+`)`)
+		e.click(t, `#name-form button`)
+		testserver.WaitJS(t, e.ctx, "the graph of "+pageSpiky, e2eStepTimeout,
+			`document.querySelector("#name-results .card[data-metric=`+strings.ReplaceAll(jsString(pageSpiky), `"`, `\"`)+`] svg.graph path.series") !== null`)
+
+		// By shape: a flat line that jumps up at the very end, as spiky does.
+		r := testserver.Eval[[4]float64](t, e.ctx, `(() => { const b = document.getElementById("draw").getBoundingClientRect(); return [b.left, b.top, b.width, b.height]; })()`)
+		x0, y0, w, h := r[0], r[1], r[2], r[3]
+		actions := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(chromedp.MousePressed, x0+4, y0+0.85*h, chromedp.ButtonLeft)}
+		for i := 0; i <= 60; i++ {
+			y := y0 + 0.85*h
+			if i == 60 {
+				y = y0 + 0.05*h
+			}
+			actions = append(actions, chromedp.MouseEvent(chromedp.MouseMoved, x0+4+(w-8)*float64(i)/60, y, chromedp.ButtonLeft))
+		}
+		actions = append(actions, chromedp.MouseEvent(chromedp.MouseReleased, x0+w-4, y0+0.05*h, chromedp.ButtonLeft))
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatal(err)
+		}
+		e.click(t, "#draw-search")
+		testserver.WaitJS(t, e.ctx, "the metrics shaped like the drawn curve", e2eStepTimeout,
+			`document.querySelectorAll("#shape-results .card.match svg.graph").length >= 3`)
+		cards := e.cards(t, "#shape-results")
+		var top []string
+		for _, c := range cards[:min(4, len(cards))] {
+			top = append(top, c.Metric)
+		}
+		for _, want := range []string{pageSpiky, pagePartner} {
+			if !slices.Contains(top, want) {
+				t.Errorf("the 4 closest to a flat line with a jump at the end are %q, want %s among them", top, want)
+			}
+		}
+		e.checkCards(t, cards)
+		e.mouseAway(t)
+		testserver.Screenshot(t, e.ctx, "search-1400x900")
+	})
+
 	// Keep this step last: it checks what the page reported in every step.
 	t.Run("console", func(t *testing.T) {
 		for _, m := range e.browser.Console() {
@@ -471,4 +573,129 @@ func (e *pageE2E) checkNothingRan(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s) // a string always marshals
 	return string(b)
+}
+
+// waitOculus waits until Oculus has imported the data: /api/correlate
+// answers for spiky with its partner first.
+func (e *pageE2E) waitOculus(t *testing.T) {
+	t.Helper()
+	waitUntil(t, e.k, "GET /api/correlate to put "+pagePartner+" first for "+pageSpiky, func() bool {
+		var r correlateAnswer
+		status := getJSON(t, e.base+"/api/correlate?limit=3&metric="+url.QueryEscape(pageSpiky), &r)
+		return status == 200 && len(r.Results) > 0 && r.Results[0].Metric == pagePartner
+	})
+}
+
+// navigate loads base + path and waits for its scripts (DOMContentLoaded).
+func (e *pageE2E) navigate(t *testing.T, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+path)); err != nil {
+		t.Fatalf("cannot open %s: %v", path, err)
+	}
+}
+
+// click clicks the first element that sel (CSS) matches, with the mouse.
+func (e *pageE2E) click(t *testing.T, sel string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Click(sel)); err != nil {
+		t.Fatalf("cannot click %s: %v", sel, err)
+	}
+}
+
+// setValue sets the value of the form field sel (CSS).
+func (e *pageE2E) setValue(t *testing.T, sel, value string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.SetValue(sel, value)); err != nil {
+		t.Fatalf("cannot fill %s: %v", sel, err)
+	}
+}
+
+// clickRow clicks metric's row in the anomaly list.
+func (e *pageE2E) clickRow(t *testing.T, metric string) {
+	t.Helper()
+	e.hoverRow(t, metric)
+	xy := testserver.Eval[[2]float64](t, e.ctx, `(() => {
+		const td = Array.from(document.querySelectorAll("#anomalies tbody td.metric")).find((td) => td.textContent === `+jsString(metric)+`);
+		const r = td.getBoundingClientRect();
+		return [r.left + r.width / 2, r.top + r.height / 2];
+	})()`)
+	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+		t.Fatalf("cannot click the row of %s: %v", metric, err)
+	}
+}
+
+// card is one small graph of a list of results (common.js results()).
+type card struct {
+	Metric    string  `json:"metric"`    // the card's data-metric
+	Link      string  `json:"link"`      // the name's text
+	Caption   string  `json:"caption"`   // "distance 1.2", "the anomaly"
+	Reference bool    `json:"reference"` // the query itself
+	SVGMetric string  `json:"svgMetric"` // the graph box's data-metric
+	Commands  int     `json:"commands"`  // M and L commands of its path.series
+	From      int64   `json:"from"`
+	Until     int64   `json:"until"`
+	X0        float64 `json:"x0"`
+	X1        float64 `json:"x1"`
+	Left      float64 `json:"left"` // the graph's left edge on the page, CSS px
+	Width     float64 `json:"width"`
+}
+
+// cards reads the small graphs in container (CSS), in order.
+func (e *pageE2E) cards(t *testing.T, container string) []card {
+	t.Helper()
+	return testserver.Eval[[]card](t, e.ctx, `Array.from(document.querySelectorAll(`+jsString(container+" .card")+`), (c) => {
+		const svg = c.querySelector("svg.graph"), d = svg ? svg.dataset : {}, r = svg ? svg.getBoundingClientRect() : {};
+		return {
+			metric: c.dataset.metric, link: c.querySelector("a.metric-name").textContent,
+			caption: (c.querySelector(".caption") || {}).textContent || "", reference: c.classList.contains("reference"),
+			svgMetric: c.querySelector(".graph-box").dataset.metric || "",
+			commands: svg ? ((svg.querySelector("path.series")?.getAttribute("d") ?? "").match(/[ML]/g) ?? []).length : 0,
+			from: +d.from || 0, until: +d.until || 0, x0: +d.x0 || 0, x1: +d.x1 || 0, left: r.left || 0, width: r.width || 0,
+		};
+	})`)
+}
+
+// checkCards checks that every drawn card shows its own metric's data on
+// one time axis: the same window, plot edges and width as the first card,
+// a distance on each match, and at least a few drawn points.
+func (e *pageE2E) checkCards(t *testing.T, cards []card) {
+	t.Helper()
+	first := cards[0]
+	for _, c := range cards {
+		if c.Commands == 0 { // not drawn (yet): only the first few are waited for
+			continue
+		}
+		if c.SVGMetric != c.Metric || c.Link != c.Metric {
+			t.Errorf("card %q shows the graph of %q, named %q", c.Metric, c.SVGMetric, c.Link)
+		}
+		if c.From != first.From || c.Until != first.Until || c.X0 != first.X0 || c.X1 != first.X1 || c.Left != first.Left || c.Width != first.Width {
+			t.Errorf("card %q is not on the first card's time axis: %+v, first %+v", c.Metric, c, first)
+		}
+		if !c.Reference && !strings.HasPrefix(c.Caption, "distance ") {
+			t.Errorf("card %q has no distance: %q", c.Metric, c.Caption)
+		}
+		if c.Commands < 10 {
+			t.Errorf("card %q draws %d points", c.Metric, c.Commands)
+		}
+	}
+}
+
+// waitMembers waits until the collection page shows the collection name
+// with exactly the graphs of metrics, drawn.
+func (e *pageE2E) waitMembers(t *testing.T, name string, metrics []string) {
+	t.Helper()
+	testserver.WaitJS(t, e.ctx, "the collection "+name, e2eStepTimeout, `document.getElementById("c-title")?.textContent === `+jsString(name)+` &&
+		document.querySelectorAll("#members .card svg.graph path.series").length === `+strconv.Itoa(len(metrics)))
+	got := testserver.Eval[[]string](t, e.ctx, `Array.from(document.querySelectorAll("#members .card"), (c) => c.dataset.metric)`)
+	if !slices.Equal(got, metrics) {
+		t.Errorf("the collection %q shows %q, want %q", name, got, metrics)
+	}
 }
