@@ -30,6 +30,12 @@ type CollectionInput struct {
 	Name        *string  `json:"name"`
 	Description *string  `json:"description"`
 	Metrics     []string `json:"metrics"`
+	// Add and Remove change the member list in place of Metrics: the
+	// metrics of Add not yet members are appended, those of Remove taken
+	// out, in one step of the server, so two people adding to one
+	// incident's collection at once both get their metrics in.
+	Add    []string `json:"add"`
+	Remove []string `json:"remove"`
 	// Window of the shapes to save for new members: zero means the
 	// index's window (the last hour of the latest import).
 	From  int64 `json:"from"`
@@ -41,7 +47,16 @@ type CollectionInput struct {
 // whose query resembles it lists the collection; members kept from before
 // keep the shape they were saved with. A metric unknown to the store is
 // an error; one with too few points in the window is saved without a shape.
+//
+// Saves through one Searcher are serialised, so an Add or Remove is never
+// lost to a concurrent save. (Two Kale processes saving one collection in
+// Elasticsearch at the same instant can still overwrite each other.)
 func (s *Searcher) SaveCollection(ctx context.Context, id string, in CollectionInput) (Collection, error) {
+	if in.Metrics != nil && (in.Add != nil || in.Remove != nil) {
+		return Collection{}, fmt.Errorf("%w: give metrics (the whole list) or add and remove (changes), not both", ErrInvalidCollection)
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	var c Collection
 	now := s.now().UTC().Truncate(time.Second)
 	if id == "" {
@@ -66,6 +81,20 @@ func (s *Searcher) SaveCollection(ctx context.Context, id string, in CollectionI
 	}
 	if len(c.Description) > MaxCollectionDescription || !utf8.ValidString(c.Description) {
 		return Collection{}, fmt.Errorf("%w: the description must be valid UTF-8 of at most %d bytes", ErrInvalidCollection, MaxCollectionDescription)
+	}
+	if in.Add != nil || in.Remove != nil {
+		list := make([]string, 0, len(c.Members)+len(in.Add))
+		for _, m := range c.Members {
+			if !slices.Contains(in.Remove, m.Metric) {
+				list = append(list, m.Metric)
+			}
+		}
+		for _, m := range in.Add {
+			if !slices.Contains(list, m) && !slices.Contains(in.Remove, m) {
+				list = append(list, m)
+			}
+		}
+		in.Metrics = list
 	}
 	if in.Metrics != nil {
 		members, err := s.members(ctx, c.Members, in)

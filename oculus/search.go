@@ -59,6 +59,8 @@ type Searcher struct {
 
 	now func() time.Time
 
+	saveMu sync.Mutex // serialises SaveCollection's read-modify-write
+
 	mu      sync.Mutex // guards scratch: the last ad-hoc window's shapes
 	scratch *Embedded
 	scrWin  Window

@@ -3,9 +3,11 @@ package oculus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,6 +214,35 @@ func TestCollectionsFoundBySearch(t *testing.T) {
 	}
 	if _, err := s.SaveCollection(ctx, "nope", oculus.CollectionInput{Description: &newDesc}); !errors.Is(err, oculus.ErrCollectionNotFound) {
 		t.Errorf("changing a missing collection: %v", err)
+	}
+
+	// Add and Remove change the list on the server: concurrent additions
+	// are all kept, kept members keep their shapes, and a removal wins.
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			m := fmt.Sprintf("planted.g00000.m%02d", i)
+			if _, err := s.SaveCollection(ctx, c.ID, oculus.CollectionInput{Add: []string{m, "planted.g00001.m01"}}); err != nil {
+				t.Errorf("add %s: %v", m, err)
+			}
+		})
+	}
+	wg.Wait()
+	c3, err := s.SaveCollection(ctx, c.ID, oculus.CollectionInput{Remove: []string{"planted.g00001.m02", "planted.g00000.m05"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range c3.Members {
+		got = append(got, m.Metric)
+	}
+	slices.Sort(got)
+	want := []string{"planted.g00000.m00", "planted.g00000.m01", "planted.g00000.m02", "planted.g00000.m03", "planted.g00000.m04", "planted.g00001.m01"}
+	if !slices.Equal(got, want) || !slices.Equal(c3.Members[0].Values, c.Members[1].Values) {
+		t.Errorf("after 6 concurrent adds and a removal: %q, want %q, the first member's shape kept", got, want)
+	}
+	if _, err := s.SaveCollection(ctx, c.ID, oculus.CollectionInput{Metrics: []string{"a"}, Add: []string{"b"}}); !errors.Is(err, oculus.ErrInvalidCollection) {
+		t.Errorf("metrics and add together: %v, want ErrInvalidCollection", err)
 	}
 }
 

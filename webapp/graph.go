@@ -252,15 +252,17 @@ func writePointsJSON(b *bytes.Buffer, pts []series.Point) {
 }
 
 // xmlText makes s safe as XML character data or a quoted attribute:
-// invalid UTF-8 and the control characters XML 1.0 forbids are replaced,
-// then <, >, &, ' and " are escaped.
+// invalid UTF-8, the control characters XML 1.0 forbids and the
+// bidirectional format characters (which would let one name pass for
+// another: "evil\u202etxt.cpu" reads "evilupc.txt") are replaced by
+// U+FFFD, then <, >, &, ' and " are escaped.
 func xmlText(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if r == '\t' || r == '\n' || r == '\r' {
 			return ' '
 		}
-		if unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF {
+		if unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF || unicode.Is(unicode.Bidi_Control, r) {
 			return '\uFFFD'
 		}
 		return r
@@ -336,8 +338,11 @@ func timeTicks(from, until int64, n int) []int64 {
 		}
 	}
 	var out []int64
-	for t := (from + step - 1) / step * step; t <= until; t += step {
+	for t := (from + step - 1) / step * step; t <= until && len(out) <= 4*n; t += step {
 		out = append(out, t)
+		if t > until-step { // the next would pass until, or overflow
+			break
+		}
 	}
 	return out
 }

@@ -200,6 +200,19 @@ func TestDownsampleKeepsSpikes(t *testing.T) {
 	}
 }
 
+// Ticks near the ends of int64 stop instead of wrapping around.
+func TestTicksAtTheEndOfTime(t *testing.T) {
+	for _, span := range []int64{3600, 86400, 90 * 86400} {
+		ticks := timeTicks(math.MaxInt64-span, math.MaxInt64, 6)
+		if len(ticks) == 0 || len(ticks) > 25 || ticks[len(ticks)-1] < ticks[0] {
+			t.Errorf("span %d at the end of int64: %d ticks %v", span, len(ticks), ticks)
+		}
+	}
+	if got := xmlText("evil\u202etxt.cpu\u2066"); got != "evil\ufffdtxt.cpu\ufffd" {
+		t.Errorf("bidirectional controls kept: %q", got)
+	}
+}
+
 func TestTicks(t *testing.T) {
 	for _, c := range []struct{ lo, hi float64 }{{0, 1}, {-3, 7}, {1e6, 1.0004e6}, {0.001, 0.002}, {5, 5}} {
 		ts := valueTicks(c.lo, c.hi, 5)

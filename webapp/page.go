@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -174,6 +175,13 @@ func (h *Handler) static() http.Handler {
 	files := http.StripPrefix("/static/", http.FileServerFS(staticFiles))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w)
+		// Files only: no listing of the folder, and no long caching of a
+		// 404.
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if st, err := fs.Stat(staticFiles, name); err != nil || st.IsDir() || name == "" {
+			writeError(w, http.StatusNotFound, "no such file: "+r.URL.Path)
+			return
+		}
 		if r.URL.Query().Get("v") == staticVersion {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
@@ -185,6 +193,7 @@ func (h *Handler) static() http.Handler {
 
 // Limits of /graph.svg.
 const (
+	maxTimestamp      = 1 << 53 // from and until: what a float64 holds exactly, as anomaly records
 	defaultGraphRange = 3600
 	maxGraphRange     = 90 * 86400
 )
@@ -221,6 +230,10 @@ func (h *Handler) graphSVG(w http.ResponseWriter, r *http.Request) {
 		}
 		if u < f || uint64(u)-uint64(f) > maxGraphRange { // no overflow
 			writeError(w, http.StatusBadRequest, "from/until: at most 90 days, from before until")
+			return
+		}
+		if f < -maxTimestamp || u > maxTimestamp {
+			writeError(w, http.StatusBadRequest, "from/until: UNIX seconds within ±2^53")
 			return
 		}
 		from, until = f, u

@@ -31,7 +31,7 @@ import (
 //   - graphs-ms: the later of kale:graph:graph-hour and kale:graph:graph-day,
 //     the selected metric's two graphs first drawn (interactive), and
 //     graphs-max-ms the slowest load's (the first, with a cold cache);
-//   - hover-next-ms: a mouseover on the next row until both graphs show
+//   - hover-next-ms: a mouse move onto the next row until both graphs show
 //     it, plus the frame that paints them (its graphs were fetched ahead);
 //   - hover-far-ms: the same for row 500, whose graphs are fetched then;
 //   - longtasks: tasks of more than 50 ms (PerformanceObserver 'longtask')
@@ -261,7 +261,7 @@ func loadPage1000(tb testing.TB, ctx context.Context, base string) pageLoad {
 		const list = mark("kale:list");
 		const graphs = Math.max(mark("kale:graph:graph-hour"), mark("kale:graph:graph-day"));
 		const boxes = ["graph-hour", "graph-day"].map((id) => document.getElementById(id));
-		// hover dispatches a mouseover on row i and resolves with the ms
+		// hover dispatches a mouse move onto row i and resolves with the ms
 		// until both graphs show its metric and the next frame is painted.
 		const hover = (i) => new Promise((resolve, reject) => {
 			const td = document.querySelector('#anomalies tbody tr[data-index="' + i + '"] td.metric');
@@ -275,7 +275,9 @@ func loadPage1000(tb testing.TB, ctx context.Context, base string) pageLoad {
 				requestAnimationFrame(() => setTimeout(() => resolve(performance.now() - t0)));
 			});
 			for (const b of boxes) mo.observe(b, {attributes: true, attributeFilter: ["data-metric"]});
-			td.dispatchEvent(new MouseEvent("mouseover", {bubbles: true}));
+			td.scrollIntoView({block: "nearest"});
+			const r = td.getBoundingClientRect();
+			td.dispatchEvent(new MouseEvent("mousemove", {bubbles: true, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2}));
 		});
 		const next = await hover(1);
 		// The rows after the first hundred are drawn while the browser is

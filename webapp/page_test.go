@@ -64,8 +64,16 @@ func TestPage(t *testing.T) {
 			t.Errorf("GET %s: %d %q %q, %d bytes", f.path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"), len(body))
 		}
 	}
-	if code, _, _ := get(t, srv, "/static/nope.js"); code != 404 {
-		t.Errorf("GET /static/nope.js: %d", code)
+	// Files only: no folder listing, and a missing file is not cached for long.
+	for _, path := range []string{"/static/nope.js", "/static/", "/static/nope.js?v=" + staticVersion, "/static/..%2fpage.go"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, resp)
+		if resp.StatusCode != 404 || strings.Contains(resp.Header.Get("Cache-Control"), "immutable") || strings.Contains(body, "app.js") {
+			t.Errorf("GET %s: %d %q %q", path, resp.StatusCode, resp.Header.Get("Cache-Control"), body)
+		}
 	}
 }
 
@@ -226,6 +234,8 @@ func TestGraphSVG(t *testing.T) {
 	}{
 		{"", 400}, {"?metric=nope", 404}, {"?metric=web&range=10", 400}, {"?metric=web&range=x", 400},
 		{"?metric=web&from=5&until=1", 400}, {"?metric=web&from=0&until=99999999", 400}, {"?metric=web&size=huge", 400},
+		{"?metric=web&from=9223372036854775000&until=9223372036854775807", 400}, {"?metric=web&until=9223372036854775807", 400},
+		{"?metric=web&from=-9223372036854775808&until=9223372036854775807", 400},
 		{"?metric=web&width=100", 400}, {"?metric=web&width=x", 400}, {"?metric=web&width=5000", 400},
 	} {
 		code, ctype, body := get(t, srv, "/graph.svg"+c.query)

@@ -357,6 +357,7 @@ func pointsJSON(pts []series.Point) []pointJSON {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff") // answers echo names from the network
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

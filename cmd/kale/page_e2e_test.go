@@ -140,6 +140,53 @@ func TestPageEndToEnd(t *testing.T) {
 		e.checkNothingRan(t)
 	})
 
+	t.Run("alert link", func(t *testing.T) {
+		// An alert's link names a metric that has no anomaly in the list's
+		// window: the page shows it anyway, says so, and keeps the link.
+		var names struct{ Metrics []string }
+		getJSON(t, e.base+"/api/metrics?prefix=other.&limit=50", &names)
+		listed := map[string]bool{}
+		for _, a := range e.k.anomalies(t) {
+			listed[a.Metric] = true
+		}
+		quiet := ""
+		for _, n := range names.Metrics {
+			if !listed[n] {
+				quiet = n
+				break
+			}
+		}
+		if quiet == "" {
+			t.Fatalf("every one of %q is anomalous", names.Metrics)
+		}
+		e.open(t, quiet)
+		if got := testserver.Eval[string](t, e.ctx, `document.getElementById("selected-name").textContent + "|" +
+			document.getElementById("selected-note").hidden + "|" + new URL(location.href).searchParams.get("metric") + "|" +
+			document.querySelectorAll("#anomalies tbody tr.selected").length`); got != quiet+"|false|"+quiet+"|0" {
+			t.Errorf("opened with ?metric=%s: heading|note hidden|address|selected rows = %q", quiet, got)
+		}
+		// The mouse resting on the list: a move the browser reports at the
+		// same place (as after the arrow keys scroll the list) selects
+		// nothing; the keys keep their row.
+		e.open(t, pageSpiky)
+		e.hoverRow(t, pageSpiky)
+		e.key(t, kb.ArrowDown)
+		next := testserver.Eval[string](t, e.ctx, `document.querySelector("#anomalies tbody tr.selected td.metric").textContent`)
+		if next == pageSpiky {
+			t.Fatalf("ArrowDown did not move from %s", pageSpiky)
+		}
+		xy := testserver.Eval[[2]float64](t, e.ctx, `(() => {
+			const td = Array.from(document.querySelectorAll("#anomalies tbody td.metric")).find((td) => td.textContent === `+jsString(pageSpiky)+`);
+			const r = td.getBoundingClientRect();
+			return [r.left + r.width / 2, r.top + r.height / 2];
+		})()`)
+		e.mouse(t, xy[0], xy[1]) // the same place as the hover
+		if sel := testserver.Eval[string](t, e.ctx, `document.querySelector("#anomalies tbody tr.selected td.metric").textContent`); sel != next {
+			t.Errorf("a mouse event where the mouse already was selected %q; want the keys' %q", sel, next)
+		}
+		e.mouseAway(t)
+	})
+
 	t.Run("correlated", func(t *testing.T) {
 		e.waitOculus(t)
 		e.open(t, pageSpiky)
@@ -174,6 +221,22 @@ func TestPageEndToEnd(t *testing.T) {
 		}
 		e.click(t, `#collections tbody a[href=`+jsString(link)+`]`)
 		e.waitMembers(t, name, []string{pagePartner})
+
+		// Add one more from the correlated metrics, into the same collection.
+		e.open(t, pageSpiky)
+		e.clickRow(t, pageSpiky)
+		testserver.WaitJS(t, e.ctx, "the correlated metrics and the collections to add to", e2eStepTimeout,
+			`document.querySelectorAll("#correlated .card.match").length >= 3 && document.querySelectorAll("#correlated .collection-bar option").length >= 2`)
+		e.click(t, `#correlated .card.match[data-metric=`+jsString(pageOther)+`] input.pick`)
+		id := strings.TrimPrefix(link, "/collections/")
+		if err := chromedp.Do(e.ctx, chromedp.SetValue("#correlated .collection-bar select", id)); err != nil {
+			t.Fatal(err)
+		}
+		e.click(t, "#correlated .collection-bar button")
+		testserver.WaitJS(t, e.ctx, "the collection saved", e2eStepTimeout,
+			`document.querySelector("#correlated .collection-bar .bar-status a") !== null`)
+		e.navigate(t, link)
+		e.waitMembers(t, name, []string{pagePartner, pageOther})
 		e.mouseAway(t)
 		testserver.Screenshot(t, e.ctx, "collection-1400x900")
 	})

@@ -22,12 +22,16 @@
   const selectedLinks = document.getElementById("selected-links");
   const metricLink = document.getElementById("metric-link");
   const correlated = document.getElementById("correlated");
+  const selectedNote = document.getElementById("selected-note");
 
   let rows = [];      // the anomalies shown, one per metric, newest first
   let all = [];       // every metric's newest anomaly in the window
   let selected = body.dataset.metric || ""; // the selected metric's name
   let shown = "";     // the data the list shows (see signature)
   let renderGen = 0;  // the latest render: chunks of an older one stop
+  let loads = 0;      // the latest load: older answers are dropped
+  let loading = false;
+  let pointer = "";   // where the mouse last was over the list ("x,y")
 
   // Newest anomaly of each metric, newest first.
   function newestPerMetric(list) {
@@ -55,7 +59,9 @@
     const name = cell(tr, a.metric, "metric");
     name.title = a.metric;
     cell(tr, K.fmtValue(a.value), "num");
-    cell(tr, K.fmtTime(a.timestamp));
+    const when = K.fmtTime(a.timestamp);
+    const time = cell(tr, "");
+    time.append(K.el("span", "date", when.slice(0, 11)), when.slice(11)); // a phone shows the time of day only
     cell(tr, a.score.toFixed(2), "num score");
     const det = cell(tr, a.detectors.length + ": " + a.detectors.join(", "), "detectors");
     det.title = a.detectors.join("\n") + (a.count > 1 ? "\n(" + a.count + " anomalies in the window)" : "");
@@ -93,9 +99,15 @@
     };
     idle(more, {timeout: 300});
     empty.hidden = rows.length > 0;
+    // The selected metric stays selected when it leaves the list (its
+    // anomaly aged out of the window, the filter hides it, or the alert's
+    // link named it): its graphs stay, with a note. Only with nothing
+    // selected does the first row get selected.
     const at = rows.findIndex((a) => a.metric === selected);
-    if (at < 0) select(rows.length ? 0 : -1, false);
-    else if (!selectedName.textContent) select(at, true); // the first load, with ?metric=
+    if (at >= 0 && !selectedName.textContent) select(at, true); // the first load, with ?metric=
+    else if (at < 0 && selected && !selectedName.textContent) show(selected);
+    else if (at < 0 && !selected) select(rows.length ? 0 : -1, false);
+    selectedNote.hidden = !selected || at >= 0;
   }
 
   // select makes rows[i] the selected metric and shows its graphs.
@@ -113,8 +125,19 @@
     const tr = tbody.children[i];
     tr.classList.add("selected");
     if (scroll) tr.scrollIntoView({block: "nearest"});
-    if (rows[i].metric !== selected || !selectedName.textContent) {
-      selected = rows[i].metric;
+    selectedNote.hidden = true;
+    show(rows[i].metric);
+    // Fetch the neighbours' graphs ahead, so that moving is instant.
+    for (const j of [i - 1, i + 1]) {
+      if (j < 0 || j >= rows.length) continue;
+      for (const [id, secs] of RANGES) K.graph({metric: rows[j].metric, range: secs, width: K.boxWidth(document.getElementById(id))});
+    }
+  }
+
+  // show makes metric the selected one and draws its graphs.
+  function show(metric) {
+    if (metric !== selected || !selectedName.textContent) {
+      selected = metric;
       selectedName.textContent = selected;
       metricLink.href = K.metricURL(selected);
       selectedLinks.hidden = false;
@@ -123,11 +146,6 @@
       history.replaceState(null, "", url);
     }
     showGraphs(selected);
-    // Fetch the neighbours' graphs ahead, so that moving is instant.
-    for (const j of [i - 1, i + 1]) {
-      if (j < 0 || j >= rows.length) continue;
-      for (const [id, secs] of RANGES) K.graph({metric: rows[j].metric, range: secs, width: K.boxWidth(document.getElementById(id))});
-    }
   }
 
   function showGraphs(metric) {
@@ -137,16 +155,21 @@
     }
   }
 
-  // openCorrelated shows the metrics that moved with the selected one.
+  // openCorrelated shows the metrics that moved with the selected one,
+  // over the hour up to its anomaly (the index's window when it holds it).
   function openCorrelated() {
     if (!selected) return;
-    K.correlate(correlated, selected).then(() => correlated.scrollIntoView({block: "nearest"}));
+    const a = all.find((x) => x.metric === selected);
+    K.correlate(correlated, selected, null, a ? a.timestamp : 0).then(() => correlated.scrollIntoView({block: "nearest"}));
   }
 
   function load() {
     const secs = +windowSel.value || 3600;
     const since = Math.floor(Date.now() / 1000) - secs;
+    const n = ++loads;
+    loading = true;
     return K.api("GET", "/api/anomalies?limit=100000&since=" + since).then((j) => {
+      if (n !== loads) return; // a newer load (another window) was asked for
       const next = newestPerMetric(j.anomalies);
       const sig = JSON.stringify(next);
       if (sig !== shown) { // unchanged: leave the list as it is
@@ -156,12 +179,20 @@
       }
       K.markOnce("kale:list"); // the list first drawn (for the speed report)
       K.setStatus(false, all.length + " anomalous metrics, updated " + K.fmtTime(Date.now() / 1000).slice(11) + " UTC");
-    }).catch((err) => K.setStatus(true, "Cannot load the anomalies: " + err.message));
+    }).catch((err) => {
+      if (n === loads) K.setStatus(true, "Cannot load the anomalies: " + err.message);
+    }).finally(() => { if (n === loads) loading = false; });
   }
 
-  tbody.addEventListener("mouseover", (ev) => {
+  // Hovering selects: on a real move of the mouse only, not when a row
+  // slides under a resting pointer (the arrow keys scroll the list, and
+  // the browser then reports a move at the same place).
+  tbody.addEventListener("mousemove", (ev) => {
+    const at = ev.clientX + "," + ev.clientY;
+    if (at === pointer) return;
+    pointer = at;
     const tr = ev.target.closest("tr");
-    if (tr && tr.dataset.index !== undefined) select(+tr.dataset.index, false);
+    if (tr && tr.dataset.index !== undefined && !tr.classList.contains("selected")) select(+tr.dataset.index, false);
   });
   tbody.addEventListener("click", (ev) => {
     const tr = ev.target.closest("tr");
@@ -172,6 +203,16 @@
   document.addEventListener("keydown", (ev) => {
     if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
     const t = ev.target;
+    if (t === filter && (ev.key === "ArrowDown" || ev.key === "Enter")) { // from the filter into the list
+      ev.preventDefault();
+      if (ev.key === "Enter") return openCorrelated();
+      if (!rows.length) return;
+      let i = rows.findIndex((a) => a.metric === selected);
+      if (i < 0) i = 0;
+      select(i, true);
+      tbody.children[i].focus();
+      return;
+    }
     if (t !== body && t !== document.documentElement && !(t.closest && t.closest("#anomalies"))) return; // typing elsewhere
     if (ev.key === "Enter") {
       ev.preventDefault();
@@ -195,6 +236,7 @@
 
   load();
   setInterval(() => {
+    if (loading || document.hidden) return; // the last one still running, or nobody looking
     K.clearGraphs();
     load().then(() => { if (selected) showGraphs(selected); });
   }, REFRESH_MS);

@@ -39,6 +39,7 @@
       return;
     }
     const list = K.el("ol", "graph-list");
+    members.appendChild(list); // in the page first: the graphs are drawn at their boxes' width
     for (const m of c.metrics) {
       const li = K.el("li", "card");
       li.dataset.metric = m.metric;
@@ -48,7 +49,7 @@
       if (saved) head.appendChild(K.el("span", "caption", "saved " + K.windowText(m.window)));
       if (!K.readOnly) {
         const rm = K.el("button", "remove", "Remove", {type: "button", "aria-label": "remove " + m.metric});
-        rm.addEventListener("click", () => save({metrics: c.metrics.map((x) => x.metric).filter((x) => x !== m.metric)}));
+        rm.addEventListener("click", () => save({remove: [m.metric]}));
         head.appendChild(rm);
       }
       const box = K.withReadout(K.el("div", "graph-box small"));
@@ -58,14 +59,18 @@
         {metric: m.metric, range: 3600, size: "small"};
       K.showGraph(box, p, "graph");
     }
-    members.appendChild(list);
   }
 
+  // save sends a change; the page's buttons wait for its answer.
   function save(change) {
+    const buttons = document.querySelectorAll("main button");
+    for (const b of buttons) b.disabled = true;
     return K.api("POST", url, change).then((c) => {
       show(c);
       K.setStatus(false, "Saved.");
-    }, (err) => K.setStatus(true, "Not saved: " + err.message));
+    }, (err) => K.setStatus(true, "Not saved: " + err.message)).finally(() => {
+      for (const b of document.querySelectorAll("main button")) b.disabled = false;
+    });
   }
 
   when.addEventListener("change", () => { if (current) drawMembers(); });

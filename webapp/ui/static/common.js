@@ -50,6 +50,10 @@ window.Kale = (function () {
     return e;
   }
 
+  // here makes a path absolute on this origin: fetch refuses a relative
+  // URL when the page was opened as http://user:password@host/.
+  function here(path) { return new URL(path, location.origin); }
+
   function metricURL(name) { return "/metric?name=" + encodeURIComponent(name); }
   function collectionURL(id) { return "/collections/" + encodeURIComponent(id); }
 
@@ -61,7 +65,7 @@ window.Kale = (function () {
       init.body = JSON.stringify(payload);
       init.headers["Content-Type"] = "application/json";
     }
-    return fetch(url, init).then((r) => r.text().then((text) => {
+    return fetch(here(url), init).then((r) => r.text().then((text) => {
       let j = null;
       try { j = text ? JSON.parse(text) : null; } catch (e) { /* not JSON: said below */ }
       if (!r.ok) throw new Error((j && j.error) || (r.status + " " + r.statusText));
@@ -84,7 +88,7 @@ window.Kale = (function () {
     const url = graphURL(p);
     const c = graphs.get(url);
     if (c && (c.pending || Date.now() - c.at < GRAPH_TTL_MS)) return c.pending || Promise.resolve(c.svg);
-    const pending = fetch(url, {credentials: "same-origin"}).then((r) => {
+    const pending = fetch(here(url), {credentials: "same-origin"}).then((r) => {
       if (!r.ok) return r.json().then((e) => { throw new Error(e.error || r.statusText); }, () => { throw new Error(r.statusText); });
       return r.text();
     }).then((svg) => {
@@ -271,12 +275,9 @@ window.Kale = (function () {
         }
         done = api("POST", "/api/collections", Object.assign({name: name.value.trim(), description: "", metrics: picked}, span));
       } else {
-        const id = sel.value;
-        done = api("GET", "/api/collections/" + encodeURIComponent(id)).then((c) => {
-          const have = c.metrics.map((m) => m.metric);
-          const all = have.concat(picked.filter((m) => !have.includes(m)));
-          return api("POST", "/api/collections/" + encodeURIComponent(id), Object.assign({metrics: all}, span));
-        });
+        // The server appends them (add), so two people adding to one
+        // collection at once both get their metrics in.
+        done = api("POST", "/api/collections/" + encodeURIComponent(sel.value), Object.assign({add: picked}, span));
       }
       button.disabled = true;
       done.then((c) => {
@@ -294,17 +295,28 @@ window.Kale = (function () {
     return form;
   }
 
+  let correlations = 0; // the latest correlate call: older answers are dropped
+
   // correlate fills container with the metrics that moved with metric
-  // over win ({from, until}; without one, the index's window), best
-  // first, and resolves once the list is there.
-  function correlate(container, metric, win) {
+  // over win ({from, until}: [from, until) in UNIX s; without one, the
+  // index's window, the last hour of the latest import), best first, and
+  // resolves once the list is there. With at (an anomaly's time) and no
+  // win, an anomaly outside the index's window is compared over the
+  // window's length up to and including at.
+  function correlate(container, metric, win, at) {
+    const req = String(++correlations);
+    container.dataset.req = req;
     container.hidden = false;
     container.replaceChildren(el("p", "hint", "Looking for the metrics that moved with " + metric + "…"));
-    container.dataset.metric = metric;
-    let url = "/api/correlate?limit=20&metric=" + encodeURIComponent(metric);
-    if (win) url += "&from=" + win.from + "&until=" + win.until;
-    return api("GET", url).then((j) => {
-      if (container.dataset.metric !== metric) return;
+    const ask = (w) => api("GET", "/api/correlate?limit=20&metric=" + encodeURIComponent(metric) +
+      (w ? "&from=" + w.from + "&until=" + w.until : ""));
+    let answer = ask(win);
+    if (!win && at) {
+      answer = answer.then((j) => (at >= j.window.from && at < j.window.until) ? j :
+        ask({from: at + 1 - (j.window.until - j.window.from || 3600), until: at + 1}));
+    }
+    return answer.then((j) => {
+      if (container.dataset.req !== req) return;
       results(container, {
         title: "Moved with " + metric + ", " + windowText(j.window),
         reference: metric, referenceCaption: "the anomaly", window: j.window,
@@ -314,7 +326,7 @@ window.Kale = (function () {
       });
       container.dataset.loaded = metric;
     }, (err) => {
-      if (container.dataset.metric !== metric) return;
+      if (container.dataset.req !== req) return;
       container.replaceChildren(el("p", "graph-error", "Cannot find what moved with " + metric + ": " + err.message));
     });
   }

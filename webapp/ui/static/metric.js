@@ -14,10 +14,12 @@
   const empty = document.getElementById("empty");
   const PAST = 30 * 86400;
   let around = null; // the past anomaly shown: {from, until}, or null for the range
+  let draws = 0;     // the latest graph asked for: an older one arriving late is dropped
 
   function draw() {
     const p = around ? {metric: metric, from: around.from, until: around.until} : {metric: metric, range: +rangeSel.value};
-    return K.showGraph(box, p, "graph");
+    const n = ++draws;
+    return K.showGraph(box, p, "graph", () => n === draws);
   }
 
   rangeSel.addEventListener("change", () => {
@@ -44,7 +46,9 @@
           tr.classList.add("selected");
           around = {from: a.timestamp - 3600, until: a.timestamp + 3600};
           draw();
-          showCorrelated({from: a.timestamp - 3600, until: a.timestamp});
+          // The hour up to and including the anomaly ([from, until) in
+          // Oculus's windows).
+          showCorrelated({from: a.timestamp + 1 - 3600, until: a.timestamp + 1});
         };
         tr.addEventListener("click", open);
         tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(); });

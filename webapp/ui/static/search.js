@@ -31,18 +31,22 @@
     }, () => { /* completion is a help: the search itself reports errors */ });
   });
 
+  let searches = 0; // the latest search by name: older answers are dropped
+
   function searchName(q) {
     const url = new URL(location.href);
     url.searchParams.set("q", q);
     history.replaceState(null, "", url);
     count.textContent = "Searching…";
+    const n = ++searches;
     K.api("GET", "/api/metrics?limit=" + SHOWN + "&contains=" + encodeURIComponent(q)).then((j) => {
+      if (n !== searches) return;
       count.textContent = j.metrics.length === 0 ? "No metric name contains “" + q + "”." :
         (j.truncated ? "The first " + SHOWN + " metrics" : j.metrics.length + (j.metrics.length === 1 ? " metric" : " metrics")) +
         " whose name contains “" + q + "”, last hour:";
       K.results(nameResults, {matches: j.metrics.map((m) => ({metric: m})), emptyText: ""});
     }, (err) => {
-      count.textContent = "Cannot search: " + err.message;
+      if (n === searches) count.textContent = "Cannot search: " + err.message;
     });
   }
 
@@ -134,11 +138,15 @@
     shapeResults.replaceChildren();
   });
 
+  let shapes = 0; // the latest search by shape
+
   searchButton.addEventListener("click", () => {
     const v = values();
     if (!v) return;
     shapeResults.replaceChildren(K.el("p", "hint", "Searching…"));
+    const n = ++shapes;
     K.api("POST", "/api/search", {values: v, limit: 20}).then((j) => {
+      if (n !== shapes) return;
       K.results(shapeResults, {
         title: "Closest to the drawn curve, " + K.windowText(j.window),
         window: j.window, matches: j.results, collections: j.collections,
@@ -146,7 +154,7 @@
         emptyText: "No metric looks like it.",
       });
     }, (err) => {
-      shapeResults.replaceChildren(K.el("p", "graph-error", "Cannot search: " + err.message));
+      if (n === shapes) shapeResults.replaceChildren(K.el("p", "graph-error", "Cannot search: " + err.message));
     });
   });
   redraw();
