@@ -37,7 +37,12 @@ const (
 // Horizon (pickle): the anomaly list, both graphs drawn from the real
 // points with the recorded anomaly marked, hover and arrow keys switching
 // the graphs, the hover read-out, screenshots at desktop and phone widths,
-// and a hostile metric name shown as text with nothing executed.
+// a hostile metric name shown as text with nothing executed, an alert's
+// link to a metric outside the list, the correlated metrics of a click
+// (the planted partner first, on one time axis) added to a new and then
+// an existing collection, collections made, reopened and deleted, a
+// metric's page with its past anomaly and what moved with it, and search
+// by name and by a drawn curve.
 //
 // The steps run in order on one kale and one browser (startPageE2E); each
 // opens the page itself, so a step can be added, or run alone with
@@ -255,6 +260,39 @@ func TestPageEndToEnd(t *testing.T) {
 		u := testserver.Eval[string](t, e.ctx, `location.pathname`)
 		e.navigate(t, u)
 		e.waitMembers(t, "E2E from the form", []string{pageSpiky, pageOther})
+
+		// Deleted (the page asks first: say yes), it is gone from the list.
+		testserver.Eval[bool](t, e.ctx, `(window.confirm = () => true, true)`)
+		e.click(t, "#delete")
+		testserver.WaitJS(t, e.ctx, "the collections page after the deletion", e2eStepTimeout,
+			`location.pathname === "/collections" && document.getElementById("empty") !== null &&
+			 (document.querySelectorAll("#collections tbody tr").length > 0 || !document.getElementById("empty").hidden)`)
+		if names := testserver.Eval[[]string](t, e.ctx, `Array.from(document.querySelectorAll("#collections tbody td:first-child a"), (a) => a.textContent)`); slices.Contains(names, "E2E from the form") {
+			t.Errorf("the deleted collection is still listed: %q", names)
+		}
+	})
+
+	t.Run("metric page", func(t *testing.T) {
+		e.waitOculus(t)
+		e.navigate(t, "/metric?name="+url.QueryEscape(pageSpiky))
+		testserver.WaitJS(t, e.ctx, "the metric's graph and past anomalies", e2eStepTimeout,
+			`document.querySelector("#graph svg.graph path.series") !== null && document.querySelectorAll("#past tbody tr").length > 0`)
+		spike := e.sent[pageSpiky][len(e.sent[pageSpiky])-1]
+		first := testserver.Eval[string](t, e.ctx, `document.querySelector("#past tbody tr td").textContent`)
+		if want := time.Unix(spike.Timestamp, 0).UTC().Format(time.DateTime); first != want {
+			t.Errorf("the newest past anomaly is at %q, want the spike's %s", first, want)
+		}
+		// A past anomaly: its two hours, and what moved with it up to and
+		// including it (the partner, which spiked with it).
+		e.click(t, "#past tbody tr")
+		testserver.WaitJS(t, e.ctx, "the graph around the anomaly and the correlated metrics", e2eStepTimeout,
+			`+document.querySelector("#graph svg.graph")?.dataset.from === `+strconv.FormatInt(spike.Timestamp-3600, 10)+` &&
+			 document.querySelectorAll("#correlated .card.match").length > 0`)
+		cards := e.cards(t, "#correlated")
+		if len(cards) < 2 || cards[1].Metric != pagePartner {
+			t.Errorf("what moved with %s's past anomaly: %+v; want %s first", pageSpiky, cards, pagePartner)
+		}
+		testserver.Screenshot(t, e.ctx, "metric-1400x900")
 	})
 
 	t.Run("search", func(t *testing.T) {
