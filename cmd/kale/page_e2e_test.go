@@ -174,18 +174,13 @@ func TestPageEndToEnd(t *testing.T) {
 		// same place (as after the arrow keys scroll the list) selects
 		// nothing; the keys keep their row.
 		e.open(t, pageSpiky)
-		e.hoverRow(t, pageSpiky)
+		xy := e.hoverRow(t, pageSpiky)
 		e.key(t, kb.ArrowDown)
 		next := testserver.Eval[string](t, e.ctx, `document.querySelector("#anomalies tbody tr.selected td.metric").textContent`)
 		if next == pageSpiky {
 			t.Fatalf("ArrowDown did not move from %s", pageSpiky)
 		}
-		xy := testserver.Eval[[2]float64](t, e.ctx, `(() => {
-			const td = Array.from(document.querySelectorAll("#anomalies tbody td.metric")).find((td) => td.textContent === `+jsString(pageSpiky)+`);
-			const r = td.getBoundingClientRect();
-			return [r.left + r.width / 2, r.top + r.height / 2];
-		})()`)
-		e.mouse(t, xy[0], xy[1]) // the same place as the hover
+		e.mouse(t, xy[0], xy[1]) // where the mouse already is
 		if sel := testserver.Eval[string](t, e.ctx, `document.querySelector("#anomalies tbody tr.selected td.metric").textContent`); sel != next {
 			t.Errorf("a mouse event where the mouse already was selected %q; want the keys' %q", sel, next)
 		}
@@ -549,8 +544,9 @@ func (e *pageE2E) checkGraphs(t *testing.T, metric string) {
 	}
 }
 
-// hoverRow moves the mouse onto the middle of metric's row.
-func (e *pageE2E) hoverRow(t *testing.T, metric string) {
+// hoverRow moves the mouse onto the middle of metric's row, scrolled into
+// view, and returns where that is.
+func (e *pageE2E) hoverRow(t *testing.T, metric string) [2]float64 {
 	t.Helper()
 	xy := testserver.Eval[*[2]float64](t, e.ctx, `(() => {
 		const td = Array.from(document.querySelectorAll("#anomalies tbody td.metric")).find((td) => td.textContent === `+jsString(metric)+`);
@@ -563,6 +559,7 @@ func (e *pageE2E) hoverRow(t *testing.T, metric string) {
 		t.Fatalf("no row for %q in the list", metric)
 	}
 	e.mouse(t, xy[0], xy[1])
+	return *xy
 }
 
 // mouseAway moves the mouse onto the page's header, off the list and the
@@ -720,12 +717,7 @@ func (e *pageE2E) setValue(t *testing.T, sel, value string) {
 // clickRow clicks metric's row in the anomaly list.
 func (e *pageE2E) clickRow(t *testing.T, metric string) {
 	t.Helper()
-	e.hoverRow(t, metric)
-	xy := testserver.Eval[[2]float64](t, e.ctx, `(() => {
-		const td = Array.from(document.querySelectorAll("#anomalies tbody td.metric")).find((td) => td.textContent === `+jsString(metric)+`);
-		const r = td.getBoundingClientRect();
-		return [r.left + r.width / 2, r.top + r.height / 2];
-	})()`)
+	xy := e.hoverRow(t, metric)
 	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
