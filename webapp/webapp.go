@@ -78,7 +78,8 @@ type Handler struct {
 	oculus    *oculus.Searcher
 	logger    *slog.Logger
 	mux       *http.ServeMux
-	guard     *guard // authentication, read-only mode, cross-site checks (auth.go)
+	guard     *guard       // authentication, read-only mode, cross-site checks (auth.go)
+	opsIndex  oculus.Index // NewOps: the index /healthz pings
 }
 
 // AnomalySource is where /api/anomalies reads the analyzer's records
@@ -126,6 +127,22 @@ func New(cfg Config, st store.Store, gatherer prometheus.Gatherer, logger *slog.
 
 // ServeHTTP checks the request (authentication, cross-site requests,
 // read-only mode, JSON bodies: auth.go) and then serves its route.
+// NewOps returns the handler of a process that runs no web page (kale
+// horizon, analyzer or oculus alone): GET /metrics and GET /healthz only,
+// behind the same authentication. healthz pings st and, when idx is not
+// nil, the Oculus index.
+func NewOps(cfg Config, st store.Store, idx oculus.Index, gatherer prometheus.Gatherer, logger *slog.Logger) *Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{cfg: cfg, store: st, logger: logger, mux: http.NewServeMux(), guard: newGuard(cfg, logger), opsIndex: idx}
+	h.mux.HandleFunc("GET /healthz", h.healthz)
+	if gatherer != nil {
+		h.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
+	return h
+}
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.guard.admit(w, r, h.mux) {
 		h.mux.ServeHTTP(w, r)
@@ -139,8 +156,12 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
+	idx := h.opsIndex
 	if h.oculus != nil {
-		if err := h.oculus.Index().Ping(ctx); err != nil {
+		idx = h.oculus.Index()
+	}
+	if idx != nil {
+		if err := idx.Ping(ctx); err != nil {
 			http.Error(w, "oculus index: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}

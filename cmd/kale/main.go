@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-kale/kale/internal/app"
 	"github.com/go-kale/kale/internal/config"
+	"github.com/go-kale/kale/webapp"
 )
 
 const usage = `kale: streaming anomaly detection for operations metrics
@@ -110,7 +111,7 @@ var serviceFlagDefs = []struct{ name, usage string }{
 	{"pickle-addr", `Graphite pickle over TCP (horizon.pickle.addr); "" turns it off`},
 	{"msgpack-addr", `MessagePack over UDP (horizon.msgpack.addr); "" turns it off`},
 	{"plaintext-addr", `Graphite plaintext, TCP and UDP (horizon.plaintext.addr); "" turns it off`},
-	{"http-addr", `web page, JSON API, /metrics, /healthz (http.addr); "" turns it off`},
+	{"http-addr", `web page, JSON API, /metrics, /healthz (http.addr); "" turns it off; horizon, analyzer and oculus alone serve /metrics and /healthz here only when given`},
 	{"log-level", "debug, info, warn, error (log_level)"},
 }
 
@@ -122,6 +123,13 @@ func newServiceFlags(name string, stderr io.Writer) *serviceFlags {
 		sf.set[d.name] = sf.fs.String(d.name, "", d.usage)
 	}
 	return sf
+}
+
+// given reports whether the flag name was on the command line.
+func (sf *serviceFlags) given(name string) bool {
+	found := false
+	sf.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // load reads the config file and applies the flags that were given.
@@ -203,6 +211,13 @@ func serve(name string, args []string, comps app.Components, stdout, stderr io.W
 	if err != nil {
 		fmt.Fprintf(stderr, "kale %s: bad configuration:\n%v\n", name, err)
 		return exitUsage
+	}
+	if !comps.Webapp && cfg.HTTP.Addr == webapp.DefaultConfig().Addr && !sf.given("http-addr") {
+		// horizon, analyzer and oculus alone serve /metrics and /healthz
+		// only where told (--http-addr, or http.addr other than the web
+		// page's :1500): they often share a host and a config file with
+		// kale webapp, which keeps :1500.
+		cfg.HTTP.Addr = ""
 	}
 	logger := newLogger(cfg.LogLevel, stderr)
 	a, err := app.Open(cfg, comps, logger)

@@ -140,7 +140,7 @@ func startKaleEnv(t *testing.T, env []string, extra ...string) *kaleProc {
 
 // startKaleCommand starts kale COMMAND (run, horizon, webapp or oculus)
 // with env added to its environment: on free ports for the listeners the
-// command has (pickle for run and horizon, HTTP for run and webapp).
+// command has (pickle for run and horizon, HTTP for all).
 func startKaleCommand(t *testing.T, command string, env []string, extra ...string) *kaleProc {
 	t.Helper()
 	// A port found free may be taken by a parallel test before kale binds
@@ -168,10 +168,10 @@ func tryStartKale(t *testing.T, command string, env, extra []string) (p *kalePro
 		p.pickle = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 		args = append(args, "--pickle-addr", p.pickle, "--msgpack-addr", "", "--plaintext-addr", "")
 	}
-	if command == "run" || command == "webapp" {
-		p.http = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-		args = append(args, "--http-addr", p.http)
-	}
+	// Every command gets an HTTP address: run and webapp serve the page
+	// there, horizon, analyzer and oculus alone /metrics and /healthz.
+	p.http = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	args = append(args, "--http-addr", p.http)
 	args = append(args, extra...)
 	p.cmd = exec.Command(binary(t), args...)
 	if env != nil {

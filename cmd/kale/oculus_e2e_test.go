@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +146,45 @@ func TestOculusSplitProcesses(t *testing.T) {
 	})
 	if !strings.Contains(o.logs(), "oculus generation committed") {
 		t.Errorf("kale oculus did not log its imports:\n%s", o.logs())
+	}
+	// Each process alone serves its own /metrics and /healthz (given
+	// --http-addr), and nothing else.
+	for _, c := range []struct {
+		p    *kaleProc
+		want string
+	}{{h, "kale_horizon_points_received_total"}, {o, "kale_oculus_imports_total"}} {
+		for path, want := range map[string]string{"/metrics": c.want, "/healthz": "ok", "/": "404", "/api/anomalies": "404"} {
+			resp, err := http.Get("http://" + c.p.http + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := strconv.Itoa(resp.StatusCode) + " " + string(b); !strings.Contains(got, want) {
+				t.Errorf("GET %s of %s: %.200s; want %q in it", path, c.p.cmd.Args[1], got, want)
+			}
+		}
+	}
+}
+
+// kale horizon, analyzer and oculus alone serve no HTTP unless told:
+// they often share a host and a config with kale webapp, which keeps :1500.
+func TestComponentsLeaveHTTPToWebapp(t *testing.T) {
+	t.Parallel()
+	cfgFile := filepath.Join(t.TempDir(), "kale.yaml")
+	if err := os.WriteFile(cfgFile, []byte("http:\n  addr: \":1500\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &kaleProc{stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p.cmd = exec.Command(binary(t), "analyzer", "--config", cfgFile, "--data-dir", t.TempDir())
+	p.cmd.Stderr = lockedWriter{p.mu, p.stderr}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
+	waitUntil(t, p, "kale analyzer to start", func() bool { return strings.Contains(p.logs(), `msg="kale started"`) })
+	if !strings.Contains(p.logs(), "http=<nil>") {
+		t.Errorf("kale analyzer with the default http.addr serves HTTP:\n%s", p.logs())
 	}
 }
 

@@ -71,7 +71,7 @@ func Open(cfg config.Config, comps Components, logger *slog.Logger) (*App, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if comps.Webapp && cfg.HTTP.Addr != "" {
+	if cfg.HTTP.Addr != "" {
 		// The web server's env: secrets, read now so that an unset
 		// variable stops Kale here (webapp.New would refuse every request).
 		if _, err := cfg.HTTP.Auth.Resolve(); err != nil {
@@ -116,7 +116,9 @@ func Open(cfg config.Config, comps Components, logger *slog.Logger) (*App, error
 			return nil, err
 		}
 	}
-	if comps.Webapp && cfg.HTTP.Addr != "" {
+	// HTTP: the page, the API, /metrics and /healthz with the web page;
+	// only /metrics and /healthz for the other components alone.
+	if cfg.HTTP.Addr != "" {
 		if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 			a.Close()
 			return nil, fmt.Errorf("cannot listen for HTTP on %q: %w (set --http-addr to a free address)", cfg.HTTP.Addr, err)
@@ -306,12 +308,18 @@ func (a *App) Run(ctx context.Context) error {
 	var srv *http.Server
 	httpErr := make(chan error, 1)
 	if a.httpLn != nil {
-		h := webapp.New(a.cfg.HTTP, a.Store, a.Registry, a.logger.With("component", "webapp"))
-		if a.Anomalies != nil {
-			h.WithAnomalies(a.Anomalies)
-		}
-		if a.Searcher != nil {
-			h.WithOculus(a.Searcher)
+		var h http.Handler
+		if a.comps.Webapp {
+			wh := webapp.New(a.cfg.HTTP, a.Store, a.Registry, a.logger.With("component", "webapp"))
+			if a.Anomalies != nil {
+				wh.WithAnomalies(a.Anomalies)
+			}
+			if a.Searcher != nil {
+				wh.WithOculus(a.Searcher)
+			}
+			h = wh
+		} else {
+			h = webapp.NewOps(a.cfg.HTTP, a.Store, a.Index, a.Registry, a.logger.With("component", "http"))
 		}
 		srv = &http.Server{
 			Handler:           h,

@@ -25,11 +25,18 @@ func TestWebappAuthStartup(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "KALE_TEST_APP_WEB_PASSWORD") || !strings.Contains(err.Error(), "http.auth.password") {
 		t.Fatalf("Open: %v, want an error naming http.auth.password and its variable", err)
 	}
-	// Without the web server the variable is not needed.
-	if a, err := Open(cfg, Components{}, nil); err != nil {
-		t.Fatalf("Open without the web server: %v", err)
+	// Without HTTP the variable is not needed; a component alone that
+	// serves /metrics needs it too.
+	noHTTP := cfg
+	noHTTP.HTTP.Addr = ""
+	if a, err := Open(noHTTP, Components{Analyzer: true}, nil); err != nil {
+		t.Fatalf("Open without HTTP: %v", err)
 	} else {
 		a.Close()
+	}
+	if a, err := Open(cfg, Components{Analyzer: true}, nil); err == nil {
+		a.Close()
+		t.Fatal("Open of the analyzer with HTTP succeeded with http.auth.password's variable unset")
 	}
 
 	t.Setenv("KALE_TEST_APP_WEB_PASSWORD", "pw-from-env")
