@@ -136,6 +136,7 @@ type Analyzer struct {
 	logger       *slog.Logger
 	metrics      *metrics
 	now          func() time.Time
+	loggedAt     time.Time // the last cycle logged at info (observe)
 }
 
 // Options are the optional parts of New.
@@ -300,6 +301,11 @@ feed:
 	return r, nil
 }
 
+// cycleLogEvery is how often a quiet cycle is logged at info; the others
+// are at debug. A cycle that found anomalies or took longer than the
+// interval is always logged at info.
+const cycleLogEvery = 10 * time.Minute
+
 // observe exports and logs a finished cycle.
 func (a *Analyzer) observe(r *Report) {
 	m := a.metrics
@@ -318,7 +324,11 @@ func (a *Analyzer) observe(r *Report) {
 			attrs = append(attrs, reason, n)
 		}
 	}
-	a.logger.Info("analyzer cycle", attrs...)
+	level := slog.LevelDebug
+	if now := a.now(); len(r.Anomalies) > 0 || r.Duration > a.cfg.Interval || now.Sub(a.loggedAt) >= cycleLogEvery {
+		level, a.loggedAt = slog.LevelInfo, now
+	}
+	a.logger.Log(context.Background(), level, "analyzer cycle", attrs...)
 }
 
 // exceptionReasons are Report.Exceptions' keys, in log order.

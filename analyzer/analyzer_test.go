@@ -1,9 +1,11 @@
 package analyzer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -237,5 +239,51 @@ func TestReadError(t *testing.T) {
 	a, _ = New(cfg, 24*time.Hour, failingSource{st, "m04"}, nil, Options{Now: clock})
 	if _, err := a.Cycle(context.Background()); err == nil || !strings.Contains(err.Error(), "i/o timeout") {
 		t.Errorf("every batch failing: Cycle error %v, want the read error", err)
+	}
+}
+
+// A quiet cycle is logged at info once every cycleLogEvery, else at
+// debug; a cycle that finds anomalies is always logged at info.
+func TestCycleLogLevels(t *testing.T) {
+	t.Parallel()
+	quiet := openStore(t, 24*time.Hour, map[string][]series.Point{"web.a": noisy(1, 1440, t0, math.NaN())})
+	now := time.Unix(t0+30, 0)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := DefaultConfig()
+	cfg.Profile = "classic"
+	a, err := New(cfg, 24*time.Hour, quiet, nil, Options{Now: func() time.Time { return now }, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	levels := func() string {
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			if strings.Contains(line, `msg="analyzer cycle"`) {
+				out = append(out, strings.Fields(line)[1])
+			}
+		}
+		buf.Reset()
+		return strings.Join(out, " ")
+	}
+	for _, step := range []time.Duration{0, 10 * time.Second, 10 * time.Second, cycleLogEvery} {
+		now = now.Add(step)
+		if _, err := a.Cycle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := levels(); got != "level=INFO level=DEBUG level=DEBUG level=INFO" {
+		t.Errorf("quiet cycles logged at %q, want info, debug, debug, info (10 minutes later)", got)
+	}
+	spiky := openStore(t, 24*time.Hour, map[string][]series.Point{"web.spike": noisy(1, 1440, t0, 500)})
+	now = time.Unix(t0+30, 0) // the spike fresh
+	a, _ = New(cfg, 24*time.Hour, spiky, nil, Options{Now: func() time.Time { return now }, Logger: logger})
+	a.loggedAt = now // as if a quiet cycle had just been logged
+	r, err := a.Cycle(context.Background())
+	if err != nil || len(r.Anomalies) != 1 {
+		t.Fatalf("the spike's cycle: %v, %d anomalies", err, len(r.Anomalies))
+	}
+	if got := levels(); got != "level=INFO" {
+		t.Errorf("a cycle with an anomaly logged at %q, want info", got)
 	}
 }
