@@ -218,8 +218,13 @@ func (r *Router) Handle(ctx context.Context, rep *Report) error {
 			recorded[a.Metric] = ts
 			continue
 		}
-		recs = append(recs, anomalies.Record{Metric: a.Metric, Timestamp: a.Timestamp, Value: a.Value,
-			Score: a.Score, Detectors: a.Detectors, Profile: a.Profile})
+		rec := anomalies.Record{Metric: a.Metric, Timestamp: a.Timestamp, Value: a.Value,
+			Score: a.Score, Detectors: a.Detectors, Profile: a.Profile}
+		if err := anomalies.Check(&rec); err != nil { // one bad record must not cost the cycle's others
+			errs = append(errs, fmt.Errorf("cannot record the anomaly of %q at %d: %w", a.Metric, a.Timestamp, err))
+			continue
+		}
+		recs = append(recs, rec)
 	}
 	if len(recs) > 0 {
 		if err := r.store.Add(ctx, recs); err != nil {

@@ -318,3 +318,29 @@ func TestRouterLost(t *testing.T) {
 		t.Errorf("resolve again (-want +got):\n%s", diff)
 	}
 }
+
+// An anomaly that cannot be recorded (here a name that is not UTF-8) is
+// reported, and the cycle's other anomalies are recorded all the same.
+func TestRouterRecordsTheValid(t *testing.T) {
+	f := newRouterFixture(t, RouterConfig{})
+	rep := &Report{Start: f.now, Normal: map[string]int64{}}
+	for _, m := range []string{"web.a", "bad.\xff", "web.b"} {
+		rep.Anomalies = append(rep.Anomalies, Anomaly{Metric: m, Timestamp: f.now.Unix(), Value: 1, Score: 0.9, Profile: "default"})
+	}
+	err := f.r.Handle(context.Background(), rep)
+	if err == nil || !strings.Contains(err.Error(), `"bad.\xff"`) {
+		t.Errorf("Handle: %v, want an error naming the bad record", err)
+	}
+	recs, err := f.store.Since(context.Background(), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Metric)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"web.a", "web.b"}) {
+		t.Errorf("recorded %q, want web.a and web.b", got)
+	}
+}

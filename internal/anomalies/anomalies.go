@@ -142,6 +142,12 @@ func checkRecord(r *Record) error {
 	return nil
 }
 
+// Check reports why rec cannot be recorded (an empty or invalid-UTF-8
+// metric, a timestamp beyond ±2^53, a value or score that is not finite),
+// or nil. Add refuses a batch holding such a record; callers that must not
+// lose the others filter with Check first.
+func Check(rec *Record) error { return checkRecord(rec) }
+
 // checkRecords checks every record of an Add, naming the first bad one.
 func checkRecords(recs []Record) error {
 	for i := range recs {
