@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -302,4 +305,64 @@ func loadPage1000(tb testing.TB, ctx context.Context, base string) pageLoad {
 			farMetric: document.querySelector('#anomalies tbody tr[data-index="500"] td.metric').textContent,
 		};
 	})()`, chromedp.EvalAwaitPromise)
+}
+
+// Behind basic authentication, opened as http://user:password@host/ (a
+// bookmark an on-call engineer may keep), the page in a real browser
+// loads its list and draws its graphs: its own fetches carry the
+// credentials the browser was given. Read-only, it offers no way to save.
+func TestPageBehindAuthentication(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	as, err := anomalies.OpenEmbedded(t.TempDir(), 30*24*time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { as.Close() })
+	now := time.Now().Unix() / 60 * 60
+	var samples []series.Sample
+	for ts := now - 3600; ts <= now; ts += 60 {
+		samples = append(samples, series.Sample{Name: "web.a", Point: series.Point{Timestamp: ts, Value: float64(ts % 13)}})
+	}
+	if err := st.Append(context.Background(), samples); err != nil {
+		t.Fatal(err)
+	}
+	if err := as.Add(context.Background(), []anomalies.Record{{Metric: "web.a", Timestamp: now, Value: float64(now % 13), Score: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.ReadOnly = true
+	cfg.Auth = AuthConfig{Username: "ops", Password: "s3cret pass"}
+	srv := httptest.NewServer(New(cfg, st, nil, nil).WithAnomalies(as))
+	t.Cleanup(srv.Close)
+
+	if code, _, _ := get(t, srv, "/"); code != http.StatusUnauthorized {
+		t.Fatalf("GET / without credentials: %d, want 401", code)
+	}
+	ctx := testserver.StartChromium(t).Ctx
+	u, _ := url.Parse(srv.URL + "/?metric=web.a")
+	u.User = url.UserPassword("ops", "s3cret pass")
+	nav, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(nav, chromedp.Navigate(u.String())); err != nil {
+		t.Fatal(err)
+	}
+	// Within the first load, not the refresh 10 s later.
+	testserver.WaitJS(t, ctx, "the list and both graphs behind authentication", 5*time.Second,
+		`document.querySelectorAll("#anomalies tbody tr").length === 1 &&
+		 ["graph-hour", "graph-day"].every((id) => document.querySelector("#" + id + " svg.graph path.series") !== null)`)
+	if st := testserver.Eval[string](t, ctx, `document.getElementById("status").className + " " + document.getElementById("status").textContent`); strings.HasPrefix(st, "error") {
+		t.Errorf("the page reports: %s", st)
+	}
+	if ro := testserver.Eval[string](t, ctx, `document.body.dataset.readonly || ""`); ro != "true" {
+		t.Errorf("read-only page: data-readonly %q", ro)
+	}
+	// Read-only: the correlated panel offers no collection (Oculus is off
+	// here: it says so instead).
+	testserver.Eval[bool](t, ctx, `(document.querySelector("#anomalies tbody tr").click(), true)`)
+	testserver.WaitJS(t, ctx, "the correlated panel's answer", 20*time.Second,
+		`document.querySelector("#correlated .graph-error") !== null`)
+	if msg := testserver.Eval[string](t, ctx, `document.querySelector("#correlated .graph-error").textContent`); !strings.Contains(msg, "Oculus is not running") {
+		t.Errorf("the correlated panel without Oculus says %q", msg)
+	}
 }

@@ -141,9 +141,7 @@
       selectedName.textContent = selected;
       metricLink.href = K.metricURL(selected);
       selectedLinks.hidden = false;
-      const url = new URL(location.href);
-      url.searchParams.set("metric", selected);
-      history.replaceState(null, "", url);
+      K.setParam("metric", selected);
     }
     showGraphs(selected);
   }
@@ -226,9 +224,7 @@
   });
   filter.addEventListener("input", () => render(false));
   windowSel.addEventListener("change", () => {
-    const url = new URL(location.href);
-    url.searchParams.set("window", windowSel.value);
-    history.replaceState(null, "", url);
+    K.setParam("window", windowSel.value);
     load();
   });
   document.getElementById("filter-form").addEventListener("submit", (ev) => ev.preventDefault());

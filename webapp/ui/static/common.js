@@ -54,6 +54,17 @@ window.Kale = (function () {
   // URL when the page was opened as http://user:password@host/.
   function here(path) { return new URL(path, location.origin); }
 
+  // setParam puts key=value into the address bar's query, for bookmarks
+  // and reloads. The URL is relative: an absolute one would lack the
+  // user:password@ a page opened with them has, and be refused.
+  function setParam(key, value) {
+    const q = new URLSearchParams(location.search);
+    q.set(key, value);
+    try {
+      history.replaceState(null, "", "?" + q.toString() + location.hash);
+    } catch (e) { /* the address keeps its old query: nothing else depends on it */ }
+  }
+
   function metricURL(name) { return "/metric?name=" + encodeURIComponent(name); }
   function collectionURL(id) { return "/collections/" + encodeURIComponent(id); }
 
@@ -334,6 +345,6 @@ window.Kale = (function () {
   return {
     readOnly: readOnly, fmtTime: fmtTime, fmtValue: fmtValue, markOnce: markOnce, setStatus: setStatus, el: el,
     api: api, graph: graph, clearGraphs: clearGraphs, boxWidth: boxWidth, showGraph: showGraph, withReadout: withReadout,
-    metricURL: metricURL, collectionURL: collectionURL, windowText: windowText, results: results, correlate: correlate,
+    metricURL: metricURL, collectionURL: collectionURL, setParam: setParam, windowText: windowText, results: results, correlate: correlate,
   };
 })();

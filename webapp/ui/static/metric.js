@@ -25,9 +25,7 @@
   rangeSel.addEventListener("change", () => {
     around = null;
     for (const tr of tbody.querySelectorAll("tr.selected")) tr.classList.remove("selected");
-    const url = new URL(location.href);
-    url.searchParams.set("range", rangeSel.value);
-    history.replaceState(null, "", url);
+    K.setParam("range", rangeSel.value);
     draw();
   });
   const showCorrelated = (win) => K.correlate(correlated, metric, win).then(() => correlated.scrollIntoView({block: "start"}));

@@ -34,9 +34,7 @@
   let searches = 0; // the latest search by name: older answers are dropped
 
   function searchName(q) {
-    const url = new URL(location.href);
-    url.searchParams.set("q", q);
-    history.replaceState(null, "", url);
+    K.setParam("q", q);
     count.textContent = "Searching…";
     const n = ++searches;
     K.api("GET", "/api/metrics?limit=" + SHOWN + "&contains=" + encodeURIComponent(q)).then((j) => {
