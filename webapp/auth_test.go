@@ -78,11 +78,7 @@ func newSafety(t *testing.T, cfg Config) *safety {
 		Metrics: []string{"planted.g00000.m00", "planted.g00000.m01"}}); err != nil {
 		t.Fatal(err)
 	}
-	as, err := anomalies.OpenEmbedded(t.TempDir(), 30*24*time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { as.Close() })
+	as := openAnomalies(t)
 	recs := []anomalies.Record{{Metric: "planted.g00000.m00", Timestamp: now - 60, Value: 3, Score: 0.8, Detectors: []string{"grubbs"}, Profile: "default"}}
 	for i, n := range hostile {
 		recs = append(recs, anomalies.Record{Metric: n, Timestamp: now - 10 - int64(i), Value: 1, Score: 0.5, Profile: "classic"})

@@ -166,11 +166,7 @@ const page1000Metrics = 1000
 // over them. end is the time of every metric's newest point.
 func servePage1000(tb testing.TB, st store.Store) (srv *httptest.Server, end int64) {
 	tb.Helper()
-	as, err := anomalies.OpenEmbedded(tb.TempDir(), 30*24*time.Hour, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { as.Close() })
+	as := openAnomalies(tb)
 	end = time.Now().Unix() / 60 * 60
 	rng := rand.New(rand.NewPCG(1, 1000))
 	dcs := []string{"fra", "iad", "sin"}
@@ -314,11 +310,7 @@ func loadPage1000(tb testing.TB, ctx context.Context, base string) pageLoad {
 func TestPageBehindAuthentication(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	as, err := anomalies.OpenEmbedded(t.TempDir(), 30*24*time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { as.Close() })
+	as := openAnomalies(t)
 	now := time.Now().Unix() / 60 * 60
 	var samples []series.Sample
 	for ts := now - 3600; ts <= now; ts += 60 {

@@ -161,11 +161,7 @@ func TestPages(t *testing.T) {
 func TestGraphSVG(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	as, err := anomalies.OpenEmbedded(t.TempDir(), 30*24*time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { as.Close() })
+	as := openAnomalies(t)
 	now := time.Now().Unix() / 60 * 60
 	var samples []series.Sample
 	var recs []anomalies.Record

@@ -39,6 +39,18 @@ func openStore(t *testing.T) *embedded.Store {
 	return st
 }
 
+// openAnomalies opens an embedded anomaly store (30 days of history) in a
+// temporary folder, closed when the test ends.
+func openAnomalies(tb testing.TB) *anomalies.Embedded {
+	tb.Helper()
+	as, err := anomalies.OpenEmbedded(tb.TempDir(), 30*24*time.Hour, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { as.Close() })
+	return as
+}
+
 func newServer(t *testing.T) (*httptest.Server, store.Store) {
 	t.Helper()
 	st := openStore(t)
@@ -200,11 +212,7 @@ func TestAPIAnomalies(t *testing.T) {
 	if code, _, body := get(t, srv, "/api/anomalies"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"error"`) {
 		t.Errorf("without records: %d %s", code, body)
 	}
-	as, err := anomalies.OpenEmbedded(t.TempDir(), 30*24*time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { as.Close() })
+	as := openAnomalies(t)
 	now := time.Now().Unix()
 	recs := []anomalies.Record{
 		{Metric: "web.a", Timestamp: now - 100, Value: 5, Score: 0.7, Detectors: []string{"grubbs"}, Profile: "default"},
