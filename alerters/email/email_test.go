@@ -493,14 +493,7 @@ func TestValidate(t *testing.T) {
 		c.Addr, c.From, c.To = "smtp.example.com:587", "kale@example.com", []string{"ops@example.com"}
 		return c
 	}
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid config: %v", err)
-	}
-	tests := []struct {
-		name   string
-		mutate func(*Config)
-		want   string
-	}{
+	alerttest.Invalid(t, valid, func(c Config) error { _, err := New("x", c, nil); return err }, []alerttest.InvalidCase[Config]{
 		{"no addr", func(c *Config) { c.Addr = "" }, "addr: is required"},
 		{"addr without port", func(c *Config) { c.Addr = "smtp.example.com" }, "addr: must be host:port"},
 		{"no from", func(c *Config) { c.From = "" }, "from: is required"},
@@ -516,20 +509,7 @@ func TestValidate(t *testing.T) {
 		{"unknown subject field", func(c *Config) { c.Subject = "{{.Nope}}" }, "subject: "},
 		{"empty resolve subject", func(c *Config) { c.ResolveSubject = "" }, "resolve_subject: is required"},
 		{"bad timeout", func(c *Config) { c.Timeout = 0 }, "timeout: must be positive"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := valid()
-			tt.mutate(&c)
-			err := c.Validate()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
-			}
-			if _, err := New("x", c, nil); err == nil {
-				t.Errorf("New accepted an invalid config")
-			}
-		})
-	}
+	}, nil)
 }
 
 func TestNewResolvesPassword(t *testing.T) {

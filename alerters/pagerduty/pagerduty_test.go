@@ -75,16 +75,6 @@ func start(t *testing.T, e *events) *Alerter {
 	return a
 }
 
-// decode parses a JSON literal for comparison.
-func decode(t *testing.T, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("bad JSON in test: %v\n%s", err, s)
-	}
-	return v
-}
-
 func TestTriggerAndResolve(t *testing.T) {
 	e := &events{}
 	a := start(t, e)
@@ -97,7 +87,7 @@ func TestTriggerAndResolve(t *testing.T) {
 		t.Fatalf("Send resolve: %v", err)
 	}
 	want := []any{
-		decode(t, `{
+		alerttest.JSON(t, `{
 		  "routing_key": "`+routingKey+`",
 		  "event_action": "trigger",
 		  "dedup_key": "rule1/pd/web.api.latency",
@@ -117,7 +107,7 @@ func TestTriggerAndResolve(t *testing.T) {
 		  },
 		  "links": [{"href": "https://kale.example/?metric=web.api.latency", "text": "View in Kale"}]
 		}`),
-		decode(t, `{
+		alerttest.JSON(t, `{
 		  "routing_key": "`+routingKey+`",
 		  "event_action": "resolve",
 		  "dedup_key": "rule1/pd/web.api.latency"
@@ -141,7 +131,7 @@ func TestEventEdgeCases(t *testing.T) {
 	if err := a.Send(context.Background(), al); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	want := decode(t, `{
+	want := alerttest.JSON(t, `{
 	  "routing_key": "`+routingKey+`",
 	  "event_action": "trigger",
 	  "payload": {
@@ -319,14 +309,7 @@ func TestValidate(t *testing.T) {
 		c.RoutingKey = "k"
 		return c
 	}
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid config: %v", err)
-	}
-	tests := []struct {
-		name   string
-		mutate func(*Config)
-		want   string
-	}{
+	alerttest.Invalid(t, valid, func(c Config) error { _, err := New("x", c, nil); return err }, []alerttest.InvalidCase[Config]{
 		{"no routing key", func(c *Config) { c.RoutingKey = "" }, "routing_key: is required"},
 		{"empty env", func(c *Config) { c.RoutingKey = "env:" }, `routing_key: "env:" names no environment variable`},
 		{"bad url", func(c *Config) { c.URL = "ftp://x" }, "url: must be an http or https URL"},
@@ -334,20 +317,7 @@ func TestValidate(t *testing.T) {
 		{"bad severity", func(c *Config) { c.Severity = "high" }, `severity: must be critical, error, warning or info, got "high"`},
 		{"bad timeout", func(c *Config) { c.Timeout = -time.Second }, "timeout: must be positive"},
 		{"long source", func(c *Config) { c.Source = strings.Repeat("s", 2000) }, "source: longer than 1024 bytes"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := valid()
-			tt.mutate(&c)
-			err := c.Validate()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
-			}
-			if _, err := New("x", c, nil); err == nil {
-				t.Errorf("New accepted an invalid config")
-			}
-		})
-	}
+	}, nil)
 }
 
 func TestRoutingKeyFromEnv(t *testing.T) {

@@ -388,14 +388,7 @@ func checkLine(t *testing.T, line string, al alerters.Alert) {
 }
 
 func TestValidate(t *testing.T) {
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Fatalf("default config: %v", err)
-	}
-	tests := []struct {
-		name   string
-		mutate func(*Config)
-		want   string
-	}{
+	alerttest.Invalid(t, DefaultConfig, func(c Config) error { _, err := New("x", c, nil); return err }, []alerttest.InvalidCase[Config]{
 		{"bad network", func(c *Config) { c.Network = "sctp" }, `network: must be udp, tcp, unixgram or unix, got "sctp"`},
 		{"udp without addr", func(c *Config) { c.Network = "udp" }, `addr: is required with network "udp"`},
 		{"tcp bad addr", func(c *Config) { c.Network, c.Addr = "tcp", "localhost" }, `addr: must be host:port`},
@@ -409,20 +402,7 @@ func TestValidate(t *testing.T) {
 		{"bad format", func(c *Config) { c.Format = "json" }, `format: must be "rfc5424" or "rfc3164"`},
 		{"bad framing", func(c *Config) { c.Framing = "" }, `framing: must be "octet-counting" or "non-transparent"`},
 		{"bad timeout", func(c *Config) { c.Timeout = 0 }, "timeout: must be positive"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tt.mutate(&c)
-			err := c.Validate()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
-			}
-			if _, err := New("x", c, nil); err == nil {
-				t.Errorf("New accepted an invalid config")
-			}
-		})
-	}
+	}, nil)
 }
 
 func BenchmarkLine(b *testing.B) {

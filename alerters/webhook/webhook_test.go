@@ -75,16 +75,6 @@ func newAlerter(t testing.TB, c Config) *Alerter {
 	return a
 }
 
-// jsonValue parses s (test data or a request body) for comparison.
-func jsonValue(t *testing.T, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("invalid JSON: %v\n%s", err, s)
-	}
-	return v
-}
-
 func TestKaleFormat(t *testing.T) {
 	r := &receiver{}
 	a := newAlerter(t, start(t, r))
@@ -97,14 +87,14 @@ func TestKaleFormat(t *testing.T) {
 		t.Fatalf("Send: %v", err)
 	}
 	want := []any{
-		jsonValue(t, `{"kind": "trigger", "metric": "web.api.latency", "timestamp": 1700000000, "value": 812.5,
+		alerttest.JSON(t, `{"kind": "trigger", "metric": "web.api.latency", "timestamp": 1700000000, "value": 812.5,
 		  "score": 0.875, "detectors": ["grubbs", "ks_test"], "profile": "default", "rule": "web.*",
 		  "link": "https://kale.example/?metric=web.api.latency", "dedup_key": "rule1/pd/web.api.latency"}`),
-		jsonValue(t, `{"kind": "resolve", "metric": "web.api.latency", "timestamp": 1700000000, "value": null,
+		alerttest.JSON(t, `{"kind": "resolve", "metric": "web.api.latency", "timestamp": 1700000000, "value": null,
 		  "score": 0.875, "detectors": [], "profile": "default", "rule": "web.*",
 		  "link": "", "dedup_key": "rule1/pd/web.api.latency"}`),
 	}
-	got := []any{jsonValue(t, r.bodies[0]), jsonValue(t, r.bodies[1])}
+	got := []any{alerttest.JSON(t, r.bodies[0]), alerttest.JSON(t, r.bodies[1])}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("bodies (-want +got):\n%s", diff)
 	}
@@ -129,7 +119,7 @@ func TestSlackFormat(t *testing.T) {
 	if err := a.Send(context.Background(), al); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	want := jsonValue(t, `{
+	want := alerttest.JSON(t, `{
 	  "text": "[kale] anomaly: web.&lt;api&gt;&amp;co value=812.5 score=0.875",
 	  "blocks": [
 	    {"type": "section", "text": {"type": "mrkdwn",
@@ -144,7 +134,7 @@ func TestSlackFormat(t *testing.T) {
 	    ]}
 	  ]
 	}`)
-	if diff := cmp.Diff(want, jsonValue(t, r.bodies[0])); diff != "" {
+	if diff := cmp.Diff(want, alerttest.JSON(t, r.bodies[0])); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
 	}
 }
@@ -290,14 +280,7 @@ func TestValidate(t *testing.T) {
 		c.URL = "https://hooks.example.com/x"
 		return c
 	}
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid config: %v", err)
-	}
-	tests := []struct {
-		name   string
-		mutate func(*Config)
-		want   string
-	}{
+	alerttest.Invalid(t, valid, func(c Config) error { _, err := New("x", c, nil); return err }, []alerttest.InvalidCase[Config]{
 		{"no url", func(c *Config) { c.URL = "" }, "url: is required"},
 		{"bad scheme", func(c *Config) { c.URL = "ftp://hooks.example.com/" + token }, `url: scheme must be "http" or "https"`},
 		{"no host", func(c *Config) { c.URL = "https:///" + token }, "url: has no host"},
@@ -307,21 +290,7 @@ func TestValidate(t *testing.T) {
 		{"bad header name", func(c *Config) { c.Headers = map[string]alerters.Secret{"Bad Name": "x"} }, `headers: "Bad Name": is not a valid header name`},
 		{"host header", func(c *Config) { c.Headers = map[string]alerters.Secret{"host": "x"} }, `headers: "host": is set by the HTTP client`},
 		{"header injection", func(c *Config) { c.Headers = map[string]alerters.Secret{"X-A": "a\r\nX-B: b"} }, `headers: "X-A": value holds a control character`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := valid()
-			tt.mutate(&c)
-			err := c.Validate()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
-			}
-			alerttest.NoSecret(t, token, err.Error())
-			if _, err := New("x", c, nil); err == nil {
-				t.Errorf("New accepted an invalid config")
-			}
-		})
-	}
+	}, func(t *testing.T, err error) { alerttest.NoSecret(t, token, err.Error()) })
 }
 
 func TestSecretsFromEnv(t *testing.T) {

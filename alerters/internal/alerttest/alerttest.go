@@ -1,9 +1,10 @@
 // Package alerttest holds what the channel tests share: an ordinary
-// alert, a set of hostile alerts, and a check that no printed text holds
-// a secret.
+// alert, a set of hostile alerts, a check that no printed text holds a
+// secret, the table test of invalid configs, and JSON for comparisons.
 package alerttest
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -64,4 +65,52 @@ func NoSecret(t testing.TB, secret string, texts ...string) {
 			t.Errorf("the secret leaked: %s", s)
 		}
 	}
+}
+
+// InvalidCase is one broken config of a channel's TestValidate: Mutate
+// breaks a valid config, and Validate's error must contain Want. It is an
+// alias of an unnamed struct so that the tables stay {name, mutate, want}
+// literals.
+type InvalidCase[C any] = struct {
+	Name   string
+	Mutate func(*C)
+	Want   string
+}
+
+// Invalid checks that valid() validates and then, in a subtest per case,
+// that the broken config fails Validate with an error containing Want,
+// passes check (nil: none) and is refused by newAlerter too.
+func Invalid[C interface{ Validate() error }](t *testing.T, valid func() C, newAlerter func(C) error,
+	cases []InvalidCase[C], check func(t *testing.T, err error)) {
+	t.Helper()
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for _, tt := range cases {
+		t.Run(tt.Name, func(t *testing.T) {
+			c := valid()
+			tt.Mutate(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.Want) {
+				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.Want)
+			}
+			if check != nil {
+				check(t, err)
+			}
+			if newAlerter(c) == nil {
+				t.Errorf("New accepted an invalid config")
+			}
+		})
+	}
+}
+
+// JSON parses s (test data or a request body) for comparison, failing t
+// when it is not JSON.
+func JSON(t testing.TB, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, s)
+	}
+	return v
 }
