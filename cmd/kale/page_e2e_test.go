@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/url"
@@ -115,11 +116,7 @@ func TestPageEndToEnd(t *testing.T) {
 	t.Run("screenshots", func(t *testing.T) {
 		e.open(t, pageSpiky)
 		testserver.Screenshot(t, e.ctx, "page-1400x900")
-		ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
-		defer cancel()
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
-			t.Fatal(err)
-		}
+		e.do(t, "cannot emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 		defer func() {
 			if err := chromedp.Do(e.ctx, chromedp.EmulateViewport(testserver.ChromiumWidth, testserver.ChromiumHeight)); err != nil {
 				t.Errorf("cannot restore the viewport: %v", err)
@@ -229,9 +226,7 @@ func TestPageEndToEnd(t *testing.T) {
 			`document.querySelectorAll("#correlated .card.match").length >= 3 && document.querySelectorAll("#correlated .collection-bar option").length >= 2`)
 		e.click(t, `#correlated .card.match[data-metric=`+jsString(pageOther)+`] input.pick`)
 		id := strings.TrimPrefix(link, "/collections/")
-		if err := chromedp.Do(e.ctx, chromedp.SetValue("#correlated .collection-bar select", id)); err != nil {
-			t.Fatal(err)
-		}
+		e.setValue(t, "#correlated .collection-bar select", id)
 		e.click(t, "#correlated .collection-bar button")
 		testserver.WaitJS(t, e.ctx, "the collection saved", e2eStepTimeout,
 			`document.querySelector("#correlated .collection-bar .bar-status a") !== null`)
@@ -294,11 +289,7 @@ func TestPageEndToEnd(t *testing.T) {
 		e.waitOculus(t)
 		// By name, with completion.
 		e.navigate(t, "/search")
-		ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
-		defer cancel()
-		if err := chromedp.Do(ctx, chromedp.SendKeys("#name", "page.sp")); err != nil {
-			t.Fatal(err)
-		}
+		e.do(t, "cannot type into #name", chromedp.SendKeys("#name", "page.sp"))
 		testserver.WaitJS(t, e.ctx, "the completion of page.sp", e2eStepTimeout,
 			`Array.from(document.querySelectorAll("#name-suggestions option"), (o) => o.value).includes(`+jsString(pageSpiky)+`)`)
 		e.click(t, `#name-form button`)
@@ -317,9 +308,7 @@ func TestPageEndToEnd(t *testing.T) {
 			actions = append(actions, chromedp.MouseEvent(chromedp.MouseMoved, x0+4+(w-8)*float64(i)/60, y, chromedp.ButtonLeft))
 		}
 		actions = append(actions, chromedp.MouseEvent(chromedp.MouseReleased, x0+w-4, y0+0.05*h, chromedp.ButtonLeft))
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatal(err)
-		}
+		e.do(t, "cannot draw the curve", actions...)
 		e.click(t, "#draw-search")
 		testserver.WaitJS(t, e.ctx, "the metrics shaped like the drawn curve", e2eStepTimeout,
 			`document.querySelectorAll("#shape-results .card.match svg.graph").length >= 3`)
@@ -453,15 +442,11 @@ func startPageE2E(t *testing.T) *pageE2E {
 // until the list is drawn and both graphs show the selected metric.
 func (e *pageE2E) open(t *testing.T, metric string) {
 	t.Helper()
-	u := e.base + "/"
+	path := "/"
 	if metric != "" {
-		u += "?metric=" + url.QueryEscape(metric)
+		path += "?metric=" + url.QueryEscape(metric)
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
-		t.Fatalf("cannot open %s: %v", u, err)
-	}
+	e.navigate(t, path)
 	testserver.WaitJS(t, e.ctx, "the list drawn", e2eStepTimeout, `performance.getEntriesByName("kale:list", "mark").length > 0 &&
 		document.querySelectorAll("#anomalies tbody tr").length > 0`)
 	if metric == "" {
@@ -573,21 +558,13 @@ func (e *pageE2E) mouseAway(t *testing.T) {
 // mouse moves the mouse to (x, y), in CSS pixels of the viewport.
 func (e *pageE2E) mouse(t *testing.T, x, y float64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MouseMoved, x, y)); err != nil {
-		t.Fatalf("cannot move the mouse to (%v, %v): %v", x, y, err)
-	}
+	e.do(t, fmt.Sprintf("cannot move the mouse to (%v, %v)", x, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
 }
 
 // key presses and releases key (a kb constant) on the page.
 func (e *pageE2E) key(t *testing.T, key string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.KeyEvent(key)); err != nil {
-		t.Fatalf("cannot press %q: %v", key, err)
-	}
+	e.do(t, fmt.Sprintf("cannot press %q", key), chromedp.KeyEvent(key))
 }
 
 // readoutText is the read-out's "YYYY-MM-DD hh:mm:ss  value".
@@ -684,45 +661,40 @@ func (e *pageE2E) waitOculus(t *testing.T) {
 	})
 }
 
-// navigate loads base + path and waits for its scripts (DOMContentLoaded).
-func (e *pageE2E) navigate(t *testing.T, path string) {
+// do runs steps in the tab within e2eStepTimeout, failing t with what
+// when they fail.
+func (e *pageE2E) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+path)); err != nil {
-		t.Fatalf("cannot open %s: %v", path, err)
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// navigate loads base + path and waits for its scripts (DOMContentLoaded).
+func (e *pageE2E) navigate(t *testing.T, path string) {
+	t.Helper()
+	e.do(t, "cannot open "+path, chromedp.Navigate(e.base+path))
 }
 
 // click clicks the first element that sel (CSS) matches, with the mouse.
 func (e *pageE2E) click(t *testing.T, sel string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Click(sel)); err != nil {
-		t.Fatalf("cannot click %s: %v", sel, err)
-	}
+	e.do(t, "cannot click "+sel, chromedp.Click(sel))
 }
 
 // setValue sets the value of the form field sel (CSS).
 func (e *pageE2E) setValue(t *testing.T, sel, value string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.SetValue(sel, value)); err != nil {
-		t.Fatalf("cannot fill %s: %v", sel, err)
-	}
+	e.do(t, "cannot fill "+sel, chromedp.SetValue(sel, value))
 }
 
 // clickRow clicks metric's row in the anomaly list.
 func (e *pageE2E) clickRow(t *testing.T, metric string) {
 	t.Helper()
 	xy := e.hoverRow(t, metric)
-	ctx, cancel := context.WithTimeout(e.ctx, e2eStepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
-		t.Fatalf("cannot click the row of %s: %v", metric, err)
-	}
+	e.do(t, "cannot click the row of "+metric, chromedp.MouseClickXY(xy[0], xy[1]))
 }
 
 // card is one small graph of a list of results (common.js results()).

@@ -44,13 +44,7 @@
     return Array.from(seen.values()).sort((a, b) => b.timestamp - a.timestamp || (a.metric < b.metric ? -1 : 1));
   }
 
-  function cell(tr, text, cls) {
-    const td = document.createElement("td");
-    td.textContent = text;
-    if (cls) td.className = cls;
-    tr.appendChild(td);
-    return td;
-  }
+  function cell(tr, text, cls) { return tr.appendChild(K.el("td", cls, text)); }
 
   function row(a, i) {
     const tr = document.createElement("tr");
