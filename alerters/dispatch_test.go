@@ -1,7 +1,6 @@
 package alerters_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/go-kale/kale/alerters"
 	"github.com/go-kale/kale/alerters/internal/alerttest"
 	"github.com/go-kale/kale/alerters/webhook"
+	"github.com/go-kale/kale/internal/testserver"
 )
 
 // fastRetries keep the real-network tests quick; the default backoffs are
@@ -108,10 +108,10 @@ func metrics(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 }
 
 // newDispatcher builds a dispatcher with its own registry and a log buffer.
-func newDispatcher(t *testing.T, als []alerters.Alerter, opt alerters.DispatchOptions) (*alerters.Dispatcher, *prometheus.Registry, *syncBuffer) {
+func newDispatcher(t *testing.T, als []alerters.Alerter, opt alerters.DispatchOptions) (*alerters.Dispatcher, *prometheus.Registry, *testserver.SyncBuffer) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &testserver.SyncBuffer{}
 	d, err := alerters.NewDispatcher(als, opt, slog.New(slog.NewTextHandler(logs, nil)), reg)
 	if err != nil {
 		t.Fatal(err)
@@ -403,7 +403,7 @@ func TestFailureLogIsRateLimited(t *testing.T) {
 		for range 4 {
 			f.errs = append(f.errs, alerters.Permanent(errors.New("bad credentials")))
 		}
-		logs := &syncBuffer{}
+		logs := &testserver.SyncBuffer{}
 		d, err := alerters.NewDispatcher([]alerters.Alerter{f}, alerters.DispatchOptions{}, slog.New(slog.NewTextHandler(logs, nil)), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -437,22 +437,4 @@ func BenchmarkEnqueue(b *testing.B) {
 			d.Enqueue("f", al)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent logging.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

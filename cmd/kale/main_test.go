@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -121,8 +120,7 @@ type kaleProc struct {
 	cmd    *exec.Cmd
 	pickle string
 	http   string
-	stderr *bytes.Buffer
-	mu     *sync.Mutex
+	stderr *testserver.SyncBuffer
 }
 
 // startKale starts `kale run` on free loopback ports and waits for /healthz.
@@ -162,7 +160,7 @@ func startKaleCommand(t *testing.T, command string, env []string, extra ...strin
 // reports that a port was taken meanwhile (the process has exited).
 func tryStartKale(t *testing.T, command string, env, extra []string) (p *kaleProc, taken bool) {
 	t.Helper()
-	p = &kaleProc{stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p = &kaleProc{stderr: &testserver.SyncBuffer{}}
 	args := []string{command}
 	if command == "run" || command == "horizon" {
 		p.pickle = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
@@ -177,7 +175,7 @@ func tryStartKale(t *testing.T, command string, env, extra []string) (p *kalePro
 	if env != nil {
 		p.cmd.Env = append(os.Environ(), env...)
 	}
-	p.cmd.Stderr = lockedWriter{p.mu, p.stderr}
+	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -213,22 +211,7 @@ func tryStartKale(t *testing.T, command string, env, extra []string) (p *kalePro
 	}
 }
 
-func (p *kaleProc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
+func (p *kaleProc) logs() string { return p.stderr.String() }
 
 // series asks the API for a metric's points; ok is false on 404.
 func (p *kaleProc) series(t *testing.T, name string) ([]series.Point, bool) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -175,9 +173,9 @@ func TestComponentsLeaveHTTPToWebapp(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("http:\n  addr: \":1500\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &kaleProc{stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p := &kaleProc{stderr: &testserver.SyncBuffer{}}
 	p.cmd = exec.Command(binary(t), "analyzer", "--config", cfgFile, "--data-dir", t.TempDir())
-	p.cmd.Stderr = lockedWriter{p.mu, p.stderr}
+	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package anomalies
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kale/kale/internal/testserver"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -42,24 +42,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-}
-
-// logBuffer collects the store's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func rec(metric string, ts int64) Record {
@@ -255,7 +237,7 @@ func TestTornTail(t *testing.T) {
 			if err := os.WriteFile(logFile(dir), data[:cut], 0o644); err != nil {
 				t.Fatal(err)
 			}
-			var logs logBuffer
+			var logs testserver.SyncBuffer
 			s := open(t, dir, clk, slog.New(slog.NewTextHandler(&logs, nil)))
 			if got := fileSize(t, logFile(dir)); got != wantSize {
 				t.Errorf("log size after Open = %d, want %d", got, wantSize)

@@ -50,7 +50,7 @@ type Chromium struct {
 	// UserDataDir is the browser's profile folder, a fresh temporary one.
 	UserDataDir string
 
-	out     *syncBuffer // the browser's stdout and stderr
+	out     *SyncBuffer // the browser's stdout and stderr
 	mu      sync.Mutex
 	console []chromedp.ConsoleMessage
 }
@@ -80,7 +80,7 @@ func startChromium(t testing.TB, bin string) *Chromium {
 	if err != nil {
 		t.Fatalf("cannot make the browser's profile folder: %v", err)
 	}
-	c := &Chromium{UserDataDir: dir, out: &syncBuffer{}}
+	c := &Chromium{UserDataDir: dir, out: &SyncBuffer{}}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Headless,

@@ -212,7 +212,7 @@ func clusterPort(used map[int]bool) (int, error) {
 type redisProc struct {
 	addr     string
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *SyncBuffer
 	exited   chan struct{} // closed when the process has exited
 	stopOnce sync.Once
 }
@@ -234,7 +234,7 @@ func startRedisProc(bin, dir string, port int, extra ...string) (*redisProc, err
 	p := &redisProc{
 		addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		cmd:    exec.Command(bin, args...),
-		out:    &syncBuffer{},
+		out:    &SyncBuffer{},
 		exited: make(chan struct{}),
 	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -273,19 +273,20 @@ func (p *redisProc) stop() {
 	})
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writes and our reads.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writes and reads: a
+// server process's output, a logger's lines read while it logs.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

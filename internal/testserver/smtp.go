@@ -72,7 +72,7 @@ type SMTP struct {
 
 	dir  string
 	proc *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 }
 
 // ReceivedMail is one message the SMTP sink accepted.
@@ -117,7 +117,7 @@ func StartSMTPWith(t testing.TB, o SMTPOptions) *SMTP {
 	if err := os.WriteFile(script, []byte(smtpSinkPy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &SMTP{Host: "127.0.0.1", dir: mailDir, out: &syncBuffer{}}
+	s := &SMTP{Host: "127.0.0.1", dir: mailDir, out: &SyncBuffer{}}
 	cfg := map[string]any{
 		"dir":              mailDir,
 		"tls":              [...]string{"none", "starttls", "require_starttls", "implicit"}[o.TLS],

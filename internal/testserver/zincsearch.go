@@ -295,7 +295,7 @@ func (z *Zinc) start(port int) error {
 		"ZINC_SWAGGER_ENABLE=false",
 		"GIN_MODE=release",
 	)
-	p := &zincProc{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &zincProc{cmd: cmd, out: &SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start %s: %w", z.bin, err)
@@ -342,7 +342,7 @@ func (z *Zinc) stop() {
 // zincProc is one run of the zincsearch binary.
 type zincProc struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *SyncBuffer
 	exited chan struct{}
 }
 
