@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -561,23 +560,7 @@ func TestCrashKill9(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashKill9$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
+	cmd, out := testserver.StartChild(t, "TestCrashKill9", crashChildEnv+"="+dir)
 	done := -1
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -585,9 +568,11 @@ func TestCrashKill9(t *testing.T) {
 		if !ok {
 			t.Fatalf("child: %s", sc.Text())
 		}
-		if done, err = strconv.Atoi(v); err != nil {
+		n, err := strconv.Atoi(v)
+		if err != nil {
 			t.Fatalf("child: %s", sc.Text())
 		}
+		done = n
 		if done == 200 { // past a few compactions
 			break
 		}
@@ -598,7 +583,6 @@ func TestCrashKill9(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	killed = true
 	for sc.Scan() { // printed before the kill
 		if v, ok := strings.CutPrefix(sc.Text(), "done "); ok {
 			done, _ = strconv.Atoi(v)

@@ -9,6 +9,7 @@ package testserver
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -94,4 +95,30 @@ func lookPath(bin string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("cannot find %s in PATH (%s) or the usual folders", bin, os.Getenv("PATH"))
+}
+
+// StartChild runs the test binary's test name again as a child process,
+// with env ("NAME=value") added to its environment and its stderr on
+// ours, and returns it with its stdout. The crash tests use it: the child
+// works until the test kills it (SIGKILL), then the test reopens what the
+// child wrote. A child still running when the test ends is killed.
+func StartChild(t testing.TB, name string, env ...string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil { // not waited for by the test
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, out
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-kale/kale/internal/series"
+	"github.com/go-kale/kale/internal/testserver"
 )
 
 // crashChildEnv makes TestCrashKill9 run as the child: the value is the
@@ -101,23 +101,7 @@ func TestCrashKill9(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashKill9$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
+	cmd, out := testserver.StartChild(t, "TestCrashKill9", crashChildEnv+"="+dir)
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -162,7 +146,6 @@ wait:
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	killed = true
 	for line := range lines { // printed before the kill
 		parse(line)
 	}
