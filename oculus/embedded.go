@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-kale/kale/internal/fsutil"
 )
 
 // EmbeddedOptions configures NewEmbedded.
@@ -412,10 +414,7 @@ func (e *Embedded) saveLocked() error {
 		os.Remove(tmp)
 		return fmt.Errorf("cannot save the collections: %w", err)
 	}
-	if d, err := os.Open(e.opts.Dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	_ = fsutil.SyncDir(e.opts.Dir) // the file is written; the rename's durability is best effort
 	return nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-kale/kale/internal/fsutil"
 )
 
 // Options tunes the embedded store. The zero value is the default.
@@ -166,7 +168,7 @@ func (s *Embedded) load() error {
 			return err
 		}
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(s.path, os.O_WRONLY, 0)
@@ -528,7 +530,7 @@ func (s *Embedded) compact() error {
 	}
 	_ = old.Close()
 	s.f, s.size, s.live = nf, size, size
-	if err := syncDir(s.dir); err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("cannot fsync folder %s after compaction: %w", s.dir, err)
 	}
 	s.log.Debug("compacted the anomaly log", "path", s.path, "bytes", size)
@@ -703,18 +705,4 @@ func truncateSync(path string, size int64) error {
 		return err
 	}
 	return f.Close()
-}
-
-// syncDir fsyncs the folder dir, so that a created or renamed file in it
-// survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

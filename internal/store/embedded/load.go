@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/go-kale/kale/internal/fsutil"
 	"github.com/go-kale/kale/internal/series"
 )
 
@@ -80,7 +81,7 @@ func (s *Store) openDir() error {
 				return fmt.Errorf("cannot create shard directory: %w", err)
 			}
 		}
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return fmt.Errorf("cannot sync directory: %w", err)
 		}
 	case len(others) == 1:
@@ -161,13 +162,13 @@ func (s *Store) migrate(old, want string) error {
 		sh.dir = filepath.Join(final, shardDirName(sh.idx))
 		sh.seg, sh.lastSnap = 1, 1
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := fsutil.SyncDir(tmp); err != nil {
 		return fmt.Errorf("cannot sync %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("cannot rename %s: %w", tmp, err)
 	}
-	if err := syncDir(s.cfg.Dir); err != nil {
+	if err := fsutil.SyncDir(s.cfg.Dir); err != nil {
 		return fmt.Errorf("cannot sync directory: %w", err)
 	}
 	if err := os.RemoveAll(old); err != nil {

@@ -26,6 +26,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/go-kale/kale/internal/fsutil"
 	"github.com/go-kale/kale/internal/series"
 )
 
@@ -123,7 +124,7 @@ func writeSnapshot(dir, name string, entries []snapEntry) (int64, error) {
 		_ = os.Remove(tmp)
 		return 0, fmt.Errorf("cannot rename snapshot: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return 0, fmt.Errorf("cannot sync snapshot directory: %w", err)
 	}
 	return size, nil

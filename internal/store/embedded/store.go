@@ -53,6 +53,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/go-kale/kale/internal/fsutil"
 	"github.com/go-kale/kale/internal/series"
 	"github.com/go-kale/kale/internal/store"
 )
@@ -708,7 +709,7 @@ func (s *Store) sync(sh *shard) {
 		return
 	}
 	if !sh.dirSynced { // a new segment's name is durable only once its directory is synced
-		if err := syncDir(sh.dir); err != nil {
+		if err := fsutil.SyncDir(sh.dir); err != nil {
 			s.m.walFailures.Inc()
 			s.log.Error("cannot fsync shard directory", "shard", sh.idx, "err", err)
 			return

@@ -238,17 +238,3 @@ func openSegment(dir string, seq uint64) (*os.File, *bufio.Writer, error) {
 	}
 	return f, w, nil
 }
-
-// syncDir fsyncs a directory so that the names created or removed in it
-// are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
