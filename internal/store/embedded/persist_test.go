@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/go-kale/kale/internal/series"
 	"github.com/go-kale/kale/internal/store"
+	"github.com/go-kale/kale/internal/store/storetest"
 )
 
 const t0 int64 = 1_700_000_000
@@ -52,41 +52,6 @@ func (s *Store) crash(t *testing.T) {
 	if err := s.lock.Close(); err != nil {
 		t.Fatalf("unlock: %v", err)
 	}
-}
-
-// model is the reference a workload is checked against.
-type model map[string]map[int64]float64
-
-func (m model) append(samples []series.Sample) {
-	for _, x := range samples {
-		if m[x.Name] == nil {
-			m[x.Name] = map[int64]float64{}
-		}
-		m[x.Name][x.Timestamp] = x.Value
-	}
-}
-
-func (m model) trim(cutoff int64) {
-	for name, pts := range m {
-		for ts := range pts {
-			if ts <= cutoff {
-				delete(pts, ts)
-			}
-		}
-		if len(pts) == 0 {
-			delete(m, name)
-		}
-	}
-}
-
-func (m model) points() map[string][]series.Point {
-	out := map[string][]series.Point{}
-	for name, pts := range m {
-		for _, ts := range slices.Sorted(maps.Keys(pts)) {
-			out[name] = append(out[name], series.Point{Timestamp: ts, Value: pts[ts]})
-		}
-	}
-	return out
 }
 
 // dump returns everything s holds.
@@ -117,7 +82,7 @@ func checkDump(t *testing.T, want, got map[string][]series.Point) {
 
 // workload appends a mix of in-order, out-of-order, rewritten and sparse
 // data to s and m, trimming now and then.
-func workload(t *testing.T, s *Store, m model, rng *rand.Rand, rounds int) {
+func workload(t *testing.T, s *Store, m storetest.Model, rng *rand.Rand, rounds int) {
 	t.Helper()
 	ctx := context.Background()
 	ret := s.cfg.Retention
@@ -150,13 +115,13 @@ func workload(t *testing.T, s *Store, m model, rng *rand.Rand, rounds int) {
 		if err := s.Append(ctx, batch); err != nil {
 			t.Fatalf("Append: %v", err)
 		}
-		m.append(batch)
+		m.Write(batch)
 		if r%37 == 36 {
 			now := t0 + int64(r)*60 + int64((ret.FullDuration+ret.Grace)/time.Second) - 20*60
 			if _, err := s.Trim(ctx, now); err != nil {
 				t.Fatalf("Trim: %v", err)
 			}
-			m.trim(ret.Cutoff(now))
+			m.Trim(ret.Cutoff(now))
 		}
 	}
 }
@@ -170,10 +135,10 @@ func persistConfig(t *testing.T) Config {
 func TestReopenAfterClose(t *testing.T) {
 	cfg := persistConfig(t)
 	s := openTest(t, cfg)
-	m := model{}
+	m := storetest.Model{}
 	workload(t, s, m, rand.New(rand.NewPCG(1, 1)), 200)
 	before := dump(t, s)
-	checkDump(t, m.points(), before)
+	checkDump(t, m.All(), before)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -197,7 +162,7 @@ func TestReopenAfterClose(t *testing.T) {
 func TestReopenAfterCrash(t *testing.T) {
 	cfg := persistConfig(t)
 	s := openTest(t, cfg)
-	m := model{}
+	m := storetest.Model{}
 	rng := rand.New(rand.NewPCG(2, 2))
 	// Snapshots between the rounds, so that Open combines snapshots and
 	// segments, and reopen several times.
@@ -210,7 +175,7 @@ func TestReopenAfterCrash(t *testing.T) {
 		}
 		workload(t, s, m, rng, 50)
 		want := dump(t, s)
-		checkDump(t, m.points(), want)
+		checkDump(t, m.All(), want)
 		s.crash(t)
 		s = openTest(t, cfg)
 		checkDump(t, want, dump(t, s))
@@ -341,10 +306,10 @@ func TestTornTail(t *testing.T) {
 		if err := os.Truncate(path, int64(cut)); err != nil {
 			t.Fatal(err)
 		}
-		m := model{}
+		m := storetest.Model{}
 		for k, e := range pointEnds {
 			if e <= cut {
-				m.append(samples[k : k+1])
+				m.Write(samples[k : k+1])
 			}
 		}
 		c := cfg
@@ -353,7 +318,7 @@ func TestTornTail(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut at %d: Open: %v", cut, err)
 		}
-		checkDump(t, m.points(), dump(t, s))
+		checkDump(t, m.All(), dump(t, s))
 		atBoundary := slices.Contains(ends, cut) || cut == len(walMagic)
 		if got := testutil.ToFloat64(s.m.corruptRecords); (got == 0) != atBoundary {
 			t.Errorf("cut at %d: %v corrupt records counted, at a record boundary: %v", cut, got, atBoundary)
@@ -387,18 +352,18 @@ func TestCorruptMiddle(t *testing.T) {
 	cfg := persistConfig(t)
 	cfg.Shards = 1
 	ctx := context.Background()
-	appendOne := func(s *Store, name string, i int, models ...model) {
+	appendOne := func(s *Store, name string, i int, models ...storetest.Model) {
 		smp := []series.Sample{{Name: name, Point: series.Point{Timestamp: t0 + int64(i)*60, Value: float64(i)}}}
 		if err := s.Append(ctx, smp); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range models {
-			m.append(smp)
+			m.Write(smp)
 		}
 	}
 	// Segment 1: 40 points of "a"; crash. Segment 2: 40 points of "b"; crash.
 	s := openTest(t, cfg)
-	before, all := model{}, model{}
+	before, all := storetest.Model{}, storetest.Model{}
 	seg1 := singleSegment(t, cfg.Dir)
 	for i := range 40 {
 		if i < 20 {
@@ -444,7 +409,7 @@ func TestCorruptMiddle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkDump(t, before.points(), dump(t, s))
+	checkDump(t, before.All(), dump(t, s))
 	checkCorrupt(s)
 	if !strings.Contains(logs.String(), "segment is corrupt") || !strings.Contains(logs.String(), "bytes_skipped=") {
 		t.Errorf("log does not report the corruption:\n%s", logs.String())
@@ -462,7 +427,7 @@ func TestSnapshotFallback(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, cfg)
 	sh := s.shards[0]
-	m := model{}
+	m := storetest.Model{}
 	add := func(name string, n int) {
 		var b []series.Sample
 		for i := range n {
@@ -471,7 +436,7 @@ func TestSnapshotFallback(t *testing.T) {
 		if err := s.Append(ctx, b); err != nil {
 			t.Fatal(err)
 		}
-		m.append(b)
+		m.Write(b)
 	}
 	add("a", 100)
 	if err := s.snapshot(sh, false); err != nil {
@@ -494,7 +459,7 @@ func TestSnapshotFallback(t *testing.T) {
 	}
 	s = openTest(t, cfg)
 	defer s.Close()
-	checkDump(t, m.points(), dump(t, s))
+	checkDump(t, m.All(), dump(t, s))
 	if got := testutil.ToFloat64(s.m.corruptRecords); got != 1 {
 		t.Errorf("corrupt records = %v, want 1 (the snapshot)", got)
 	}
@@ -505,7 +470,7 @@ func TestShardsChange(t *testing.T) {
 		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) {
 			cfg := persistConfig(t)
 			s := openTest(t, cfg)
-			m := model{}
+			m := storetest.Model{}
 			workload(t, s, m, rand.New(rand.NewPCG(4, 4)), 100)
 			want := dump(t, s)
 			if crash {

@@ -17,12 +17,12 @@ import (
 	"github.com/go-kale/kale/internal/store"
 )
 
-// model is what a store must hold: per metric, the last value written at
+// Model is what a store must hold: per metric, the last value written at
 // each timestamp.
-type model map[string]map[int64]float64
+type Model map[string]map[int64]float64
 
 // write applies samples to m, in order, as a store's Append must.
-func (m model) write(samples []series.Sample) {
+func (m Model) Write(samples []series.Sample) {
 	for _, x := range samples {
 		if m[x.Name] == nil {
 			m[x.Name] = map[int64]float64{}
@@ -31,8 +31,8 @@ func (m model) write(samples []series.Sample) {
 	}
 }
 
-// trim removes what Trim at cutoff must remove.
-func (m model) trim(cutoff int64) {
+// Trim removes what a store's Trim at cutoff must remove.
+func (m Model) Trim(cutoff int64) {
 	for name, pts := range m {
 		for ts := range pts {
 			if ts <= cutoff {
@@ -45,9 +45,9 @@ func (m model) trim(cutoff int64) {
 	}
 }
 
-// points returns the points of name in [from, until], sorted, and whether
+// Points returns the points of name in [from, until], sorted, and whether
 // the store holds name.
-func (m model) points(name string, from, until int64) ([]series.Point, bool) {
+func (m Model) Points(name string, from, until int64) ([]series.Point, bool) {
 	pts, ok := m[name]
 	if !ok {
 		return nil, false
@@ -59,6 +59,15 @@ func (m model) points(name string, from, until int64) ([]series.Point, bool) {
 		}
 	}
 	return out, true
+}
+
+// All returns every metric's points, sorted by time.
+func (m Model) All() map[string][]series.Point {
+	out := map[string][]series.Point{}
+	for name := range m {
+		out[name], _ = m.Points(name, math.MinInt64, math.MaxInt64)
+	}
+	return out
 }
 
 // batchCall is one call of a FetchBatch callback, its points copied.
@@ -85,12 +94,12 @@ func fetchBatch(t *testing.T, s store.Store, names []string, from, until int64) 
 // checkBatch runs FetchBatch on names and checks that it calls back, in
 // increasing order of i, exactly for the names Fetch finds, with Fetch's
 // points, which are also the model's.
-func checkBatch(t *testing.T, s store.Store, m model, names []string, from, until int64) {
+func checkBatch(t *testing.T, s store.Store, m Model, names []string, from, until int64) {
 	t.Helper()
 	var want []batchCall
 	for i, name := range names {
 		pts, err := s.Fetch(context.Background(), name, from, until)
-		modelPts, held := m.points(name, from, until)
+		modelPts, held := m.Points(name, from, until)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			if held {
@@ -114,12 +123,12 @@ func checkBatch(t *testing.T, s store.Store, m model, names []string, from, unti
 // fetchBatchData writes the mixed data set of the FetchBatch tests into s
 // and m: regular, out-of-order, rewritten (within and across Appends) and
 // long series, one of a single point, and one with a gap of a day.
-func fetchBatchData(t *testing.T, s store.Store, m model) []string {
+func fetchBatchData(t *testing.T, s store.Store, m Model) []string {
 	t.Helper()
 	write := func(samples []series.Sample) {
 		t.Helper()
 		appendOK(t, s, samples)
-		m.write(samples)
+		m.Write(samples)
 	}
 	// fb.regular: in order, one Append.
 	write(samplesOf("fb.regular", regular(base, 60, 300, func(i int) float64 { return float64(i) / 4 })))
@@ -164,7 +173,7 @@ func fetchBatchData(t *testing.T, s store.Store, m model) []string {
 }
 
 func testFetchBatch(t *testing.T, s store.Store) {
-	m := model{}
+	m := Model{}
 	names := fetchBatchData(t, s, m)
 	ranges := []struct{ from, until int64 }{
 		{math.MinInt64, math.MaxInt64},
@@ -184,7 +193,7 @@ func testFetchBatch(t *testing.T, s store.Store) {
 	// rewrites and new points that stay unsealed among sealed ones.
 	cutoff := base + 250*60 + 30
 	trimOK(t, s, cutoff+int64((suiteRetention.FullDuration+suiteRetention.Grace)/time.Second))
-	m.trim(cutoff)
+	m.Trim(cutoff)
 	late := []series.Sample{
 		{Name: "fb.long", Point: series.Point{Timestamp: base + 400*60, Value: 1e6}},
 		{Name: "fb.long", Point: series.Point{Timestamp: base + 401*60 + 7, Value: -1e6}},
@@ -192,7 +201,7 @@ func testFetchBatch(t *testing.T, s store.Store) {
 		{Name: "fb.regular", Point: series.Point{Timestamp: base + 299*60, Value: 7}},
 	}
 	appendOK(t, s, late)
-	m.write(late)
+	m.Write(late)
 	for _, r := range ranges {
 		checkBatch(t, s, m, names, r.from, r.until)
 	}
@@ -208,7 +217,7 @@ func testFetchBatch(t *testing.T, s store.Store) {
 func testFetchBatchMany(t *testing.T, s store.Store) {
 	// More names than a Redis round trip (fetch_batch) carries, with every
 	// third missing, so that rounds and skipped names meet at every edge.
-	m := model{}
+	m := Model{}
 	var samples []series.Sample
 	var names []string
 	for k := range 1200 {
@@ -222,13 +231,13 @@ func testFetchBatchMany(t *testing.T, s store.Store) {
 		}
 	}
 	appendOK(t, s, samples)
-	m.write(samples)
+	m.Write(samples)
 	checkBatch(t, s, m, names, math.MinInt64, math.MaxInt64)
 	checkBatch(t, s, m, names, base+60, base+60)
 }
 
 func testFetchBatchCallbackError(t *testing.T, s store.Store) {
-	m := model{}
+	m := Model{}
 	fetchBatchData(t, s, m)
 	names := slices.Sorted(maps.Keys(m))
 	for k := range 50 {
@@ -262,7 +271,7 @@ func testFetchBatchCallbackError(t *testing.T, s store.Store) {
 }
 
 func testFetchBatchCancel(t *testing.T, s store.Store) {
-	m := model{}
+	m := Model{}
 	var samples []series.Sample
 	var names []string
 	for k := range 40 {
@@ -271,7 +280,7 @@ func testFetchBatchCancel(t *testing.T, s store.Store) {
 		samples = append(samples, samplesOf(name, regular(base, 60, 5, func(i int) float64 { return float64(k * i) }))...)
 	}
 	appendOK(t, s, samples)
-	m.write(samples)
+	m.Write(samples)
 
 	// Cancelled before the call: no callback.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -310,7 +319,7 @@ func testFetchBatchScratch(t *testing.T, s store.Store) {
 	// The callback's slice is the store's scratch: the callback copies
 	// what it keeps (the contract), and scribbling over the slice changes
 	// nothing stored.
-	m := model{}
+	m := Model{}
 	names := fetchBatchData(t, s, m)
 	var kept [][]series.Point
 	err := s.FetchBatch(context.Background(), names, math.MinInt64, math.MaxInt64, func(i int, pts []series.Point) error {
@@ -325,7 +334,7 @@ func testFetchBatchScratch(t *testing.T, s store.Store) {
 	}
 	var want [][]series.Point
 	for _, name := range names {
-		if pts, held := m.points(name, math.MinInt64, math.MaxInt64); held {
+		if pts, held := m.Points(name, math.MinInt64, math.MaxInt64); held {
 			want = append(want, pts)
 		}
 	}
