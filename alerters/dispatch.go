@@ -1,6 +1,7 @@
 package alerters
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,24 +57,12 @@ func DefaultDispatchOptions() DispatchOptions {
 // withDefaults fills zero fields from DefaultDispatchOptions.
 func (o DispatchOptions) withDefaults() DispatchOptions {
 	d := DefaultDispatchOptions()
-	if o.QueueSize == 0 {
-		o.QueueSize = d.QueueSize
-	}
-	if o.Attempts == 0 {
-		o.Attempts = d.Attempts
-	}
-	if o.InitialBackoff == 0 {
-		o.InitialBackoff = d.InitialBackoff
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = d.MaxBackoff
-	}
-	if o.SendTimeout == 0 {
-		o.SendTimeout = d.SendTimeout
-	}
-	if o.LogInterval == 0 {
-		o.LogInterval = d.LogInterval
-	}
+	o.QueueSize = cmp.Or(o.QueueSize, d.QueueSize)
+	o.Attempts = cmp.Or(o.Attempts, d.Attempts)
+	o.InitialBackoff = cmp.Or(o.InitialBackoff, d.InitialBackoff)
+	o.MaxBackoff = cmp.Or(o.MaxBackoff, d.MaxBackoff)
+	o.SendTimeout = cmp.Or(o.SendTimeout, d.SendTimeout)
+	o.LogInterval = cmp.Or(o.LogInterval, d.LogInterval)
 	return o
 }
 
